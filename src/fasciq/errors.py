@@ -40,11 +40,7 @@ class FasciqError(Exception):
         text = self.problem.rstrip(".")
         if self.source:
             text = f"{self.source}: {text}"
-        if self.fix:
-            text = f"{text}. Fix: {self.fix.rstrip('.')}."
-        else:
-            text = f"{text}."
-        return text
+        return f"{text}. Fix: {self.fix.rstrip('.')}." if self.fix else f"{text}."
 
     def __str__(self) -> str:
         return self.message

@@ -127,15 +127,21 @@ class RecordingMetadata:
     def from_dict(cls, data: dict[str, Any] | None) -> RecordingMetadata:
         """Inverse of :meth:`to_dict`; unknown keys go to ``extra``."""
         data = dict(data or {})
-        known = {k: data.pop(k) for k in ("subject", "session", "muscle", "side", "start_time")
-                 if k in data}
+        known = {
+            k: data.pop(k)
+            for k in ("subject", "session", "muscle", "side", "start_time")
+            if k in data
+        }
         exposures = data.pop("exposures", ()) or ()
         if isinstance(exposures, str):
             exposures = tuple(e.strip() for e in exposures.split(",") if e.strip())
         extra = dict(data.pop("extra", {}) or {})
         extra.update(data)
-        return cls(**{k: (None if v is None else str(v)) for k, v in known.items()},
-                   exposures=tuple(str(e) for e in exposures), extra=extra)
+        return cls(
+            **{k: (None if v is None else str(v)) for k, v in known.items()},
+            exposures=tuple(str(e) for e in exposures),
+            extra=extra,
+        )
 
 
 @dataclass(frozen=True)
@@ -470,9 +476,7 @@ class ArrayRecording(Recording):
                 source=kwargs.get("source"),
             )
         kwargs.setdefault("format_name", "array")
-        super().__init__(
-            fs=fs, n_samples=data.shape[0], channel_labels=channel_labels, **kwargs
-        )
+        super().__init__(fs=fs, n_samples=data.shape[0], channel_labels=channel_labels, **kwargs)
         self._data = data
 
     def _read(self, start: int, stop: int, channels: np.ndarray) -> np.ndarray:

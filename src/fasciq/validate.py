@@ -1,5 +1,7 @@
-"""Central validators: each raises a :class:`~fasciq.errors.FasciqError`
-whose message names the bad value and the fix. Never ``assert`` on user input.
+"""Central validators for user input.
+
+Each raises a :class:`~fasciq.errors.FasciqError` whose message names the bad
+value and the fix. Never ``assert`` on user input.
 """
 
 from __future__ import annotations
@@ -82,8 +84,7 @@ def check_finite(traces: np.ndarray, source: Source = None, labels: Sequence[str
     more = "" if len(bad_cols) <= 5 else f" and {len(bad_cols) - 5} more"
     raise DataError(
         f"{int((~finite).sum())} samples are NaN or infinite (channels {', '.join(names)}{more})",
-        fix="remove or interpolate the missing samples before analysis, "
-        "or drop those channels",
+        fix="remove or interpolate the missing samples before analysis, or drop those channels",
         source=source,
     )
 

@@ -74,8 +74,9 @@ def truncate(fraction: float = 0.5) -> Callable[[Path], None]:
     return cut
 
 
-def test_signal(n_samples: int, n_channels: int, seed: int = 0, scale_uv: float = 200.0
-                ) -> np.ndarray:
+def test_signal(
+    n_samples: int, n_channels: int, seed: int = 0, scale_uv: float = 200.0
+) -> np.ndarray:
     """A reproducible test signal in µV: noise plus a per-channel sine."""
     rng = np.random.default_rng(seed)
     t = np.arange(n_samples)[:, None]

@@ -34,8 +34,11 @@ def info(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Print format, channels, sampling rate, duration, units, grid, annotations and
-    per-channel quality flags."""
+    """Describe a recording and the quality of its channels.
+
+    Prints format, channels, sampling rate, duration, units, grid,
+    annotations and per-channel quality flags.
+    """
     from fasciq.io import read_recording
     from fasciq.signal.line import detect_line_frequency
     from fasciq.signal.quality import channel_quality
@@ -56,8 +59,11 @@ def info(
     table = Table(show_header=False, box=None)
     table.add_row("file", str(rec.source))
     table.add_row("format", rec.format_name)
-    table.add_row("channels", f"{rec.n_channels} ({', '.join(rec.channel_labels[:6])}"
-                  f"{', ...' if rec.n_channels > 6 else ''})")
+    table.add_row(
+        "channels",
+        f"{rec.n_channels} ({', '.join(rec.channel_labels[:6])}"
+        f"{', ...' if rec.n_channels > 6 else ''})",
+    )
     table.add_row("sampling rate", f"{rec.fs:g} Hz")
     table.add_row("duration", f"{rec.duration_s:.2f} s ({rec.n_samples} samples)")
     table.add_row("units", f"µV (file: {rec.file_unit})")
