@@ -100,7 +100,7 @@ def test_bad_reference_and_outdir(tmp_path):
     (tmp_path / "out").mkdir()
     good = tmp_path / "good.csv"
     pd.DataFrame({"time_s": [1.0]}).to_csv(good, index=False)
-    with pytest.raises(FormatError, match="fasciculations.csv is missing"):
+    with pytest.raises(FormatError, match=r"fasciculations\.csv is missing"):
         evaluate_outdir(tmp_path / "out", good)
 
 

@@ -48,3 +48,4 @@ def _root(
 # register commands (each module adds itself to `app`)
 from fasciq.cli import evaluate as _evaluate  # noqa: E402,F401
 from fasciq.cli import info as _info  # noqa: E402,F401
+from fasciq.cli import grids as _grids  # noqa: E402,F401
