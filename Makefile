@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DEMO   := demo
 
-.PHONY: env demo test lint format bench clean
+.PHONY: env browser demo test lint format bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,7 +21,16 @@ demo: env
 	$(BIN)/fasciq info $(DEMO)/als.bdf
 	@echo "demo recording: $(DEMO)/als.bdf"
 
-test: env
+# Headless Chromium for the report's browser test (Debian package); the test
+# skips with a message where it cannot be installed.
+browser:
+	@if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		echo "installing chromium for the browser tests"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+		|| echo "chromium could not be installed: browser tests will be skipped"; \
+	fi
+
+test: env browser
 	$(BIN)/python -m pytest -q
 
 lint: env
