@@ -230,9 +230,22 @@ class Grid:
         ied = float(np.median(d.min(axis=1)))
         if ied <= 0:
             return None
-        rel = (pos - pos.min(axis=0)) / ied
+        origin = pos.min(axis=0)
+        # refine spacing and origin by least squares on the lattice indices: the
+        # nearest-neighbour median alone is biased low by measurement jitter
+        for _ in range(3):
+            idx = np.rint((pos - origin) / ied).astype(np.int64)
+            design = np.zeros((2 * len(pos), 3))
+            design[0::2, 0] = 1.0
+            design[1::2, 1] = 1.0
+            design[:, 2] = idx.reshape(-1)
+            coef, *_ = np.linalg.lstsq(design, pos.reshape(-1), rcond=None)
+            if coef[2] <= 0:
+                return None
+            origin, ied = coef[:2], float(coef[2])
+        rel = (pos - origin) / ied
         idx = np.rint(rel).astype(np.int64)
-        if np.abs(rel - idx).max() > tol:
+        if np.abs(rel - idx).max() > tol or idx.min() < 0:
             return None
         rows, cols = idx[:, 1].max() + 1, idx[:, 0].max() + 1
         layout = -np.ones((rows, cols), dtype=np.int64)

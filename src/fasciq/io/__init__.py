@@ -138,7 +138,7 @@ def read_recording(
     path: PathArg,
     *,
     grid: Any = None,
-    format: str | None = None,  # noqa: A002 - the natural keyword for users
+    format: str | None = None,
     **kwargs: Any,
 ) -> Recording:
     """Open a recording of any supported format, lazily.
