@@ -70,9 +70,17 @@ def info(
     table.add_row("grid", repr(rec.grid) if rec.grid is not None else "none")
     table.add_row("line noise", f"{line_freq:g} Hz" if line_freq else "not detected")
     table.add_row("annotations", str(len(rec.annotations)))
-    meta = {k: v for k, v in rec.metadata.to_dict().items() if v not in (None, [], {})}
-    if meta:
-        table.add_row("metadata", json.dumps(meta, default=str))
+    meta = rec.metadata.to_dict()
+    extra = meta.pop("extra")
+    shown = {k: v for k, v in meta.items() if v not in (None, [], {})}
+    if shown:
+        table.add_row("metadata", ", ".join(f"{k}={v}" for k, v in shown.items()))
+    for key in ("skipped_channels", "aux_channels", "bad_channels"):
+        items = extra.get(key) or []
+        if items:
+            names = [str(i) for i in items]
+            text = ", ".join(names[:3]) + (f" ... ({len(names)} in all)" if len(names) > 3 else "")
+            table.add_row(key.replace("_", " "), text)
     bad = desc["quality"]
     table.add_row(
         "channel quality",
