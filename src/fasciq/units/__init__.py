@@ -1,0 +1,26 @@
+"""Motor-unit sorting of FPs, per-unit description and discharge patterns."""
+
+from fasciq.units.output import save_sorting
+from fasciq.units.params import (
+    ClusterParams,
+    DescribeParams,
+    PatternParams,
+    SnippetParams,
+    SortingParams,
+)
+from fasciq.units.snippets import extract_snippets
+from fasciq.units.sorting import UNIT_COLUMNS, SortingResult, sort_recording, sort_units
+
+__all__ = [
+    "UNIT_COLUMNS",
+    "ClusterParams",
+    "DescribeParams",
+    "PatternParams",
+    "SnippetParams",
+    "SortingParams",
+    "SortingResult",
+    "extract_snippets",
+    "save_sorting",
+    "sort_recording",
+    "sort_units",
+]
