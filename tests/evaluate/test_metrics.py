@@ -131,3 +131,16 @@ def test_evaluate_cli_on_contract_files(tmp_path):
     assert res.exit_code == 2
     res = runner.invoke(app, ["evaluate", str(out), str(truth_csv), "--overwrite"])
     assert res.exit_code == 0
+
+
+def test_simulator_truth_object_is_accepted():
+    from fasciq.evaluate.metrics import as_truth
+    from fasciq.simulate import simulate
+
+    sim = simulate(preset="bfs", duration_s=8.0, grid="4x4@8", fs=2048.0, seed=3)
+    truth = as_truth(sim.truth)
+    fps = sim.truth.discharges[sim.truth.discharges["kind"] == "fasciculation"]
+    assert truth.kind == "simulation"
+    assert len(truth.times_s) == len(fps)
+    np.testing.assert_allclose(truth.times_s, fps["peak_time_s"].to_numpy())
+    assert truth.duration_s == pytest.approx(8.0)

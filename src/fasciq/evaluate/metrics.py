@@ -170,12 +170,20 @@ def evaluate(
     return out
 
 
+def as_truth(truth: Any) -> Truth:
+    """Accept a :class:`Truth`, a simulator truth object or a path to a reference file."""
+    if isinstance(truth, Truth):
+        return truth
+    if hasattr(truth, "discharges") and hasattr(truth, "voluntary_epochs"):
+        return Truth.from_simulation(truth)
+    return load_truth(truth)
+
+
 def evaluate_result(
     result: Any, truth: Truth | str | PathLike[str], params: EvaluationParams | None = None
 ) -> dict[str, Any]:
     """Evaluate a :class:`~fasciq.result.Result` (or anything with the same tables)."""
-    if not isinstance(truth, Truth):
-        truth = load_truth(truth)
+    truth = as_truth(truth)
     fps = result.fasciculations
     excl = result.excluded
     summary = result.summary

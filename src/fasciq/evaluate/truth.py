@@ -48,6 +48,22 @@ class Truth:
     source: str = ""
     info: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def from_simulation(cls, sim_truth: Any) -> Truth:
+        """Reference from a simulator truth object (``simulate(...).truth``)."""
+        table = sim_truth.discharges
+        fps = table[table["kind"].astype(str) == "fasciculation"]
+        col = "peak_time_s" if "peak_time_s" in fps.columns else "time_s"
+        return cls(
+            times_s=fps[col].to_numpy(dtype=np.float64),
+            units=fps["unit"].to_numpy(dtype=np.int64),
+            voluntary_epochs=[(float(a), float(b)) for a, b in sim_truth.voluntary_epochs],
+            duration_s=float(sim_truth.duration_s) or None,
+            kind="simulation",
+            source=f"simulation (preset {getattr(sim_truth, 'preset', '?')}, "
+            f"seed {getattr(sim_truth, 'seed', '?')})",
+        )
+
     @property
     def default_tolerance_s(self) -> float:
         """Matching window appropriate to the reference kind."""
