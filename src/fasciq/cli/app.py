@@ -49,3 +49,10 @@ def _root(
 from fasciq.cli import evaluate as _evaluate  # noqa: E402,F401
 from fasciq.cli import info as _info  # noqa: E402,F401
 from fasciq.cli import grids as _grids  # noqa: E402,F401
+from fasciq.cli import analyze as _analyze  # noqa: E402,F401
+from fasciq.cli import report as _report  # noqa: E402,F401
+from fasciq.cli import export as _export  # noqa: E402,F401
+from fasciq.cli import simulate as _simulate  # noqa: E402,F401
+from fasciq.cli import batch as _batch  # noqa: E402,F401
+from fasciq.cli import query as _query  # noqa: E402,F401
+from fasciq.cli import cohort as _cohort  # noqa: E402,F401

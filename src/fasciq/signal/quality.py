@@ -1,4 +1,4 @@
-"""Channel quality: flat, saturated, disconnected/line-dominated, much noisier than its neighbours."""
+"""Channel quality: flat, saturated, disconnected (line-dominated), noisier than neighbours."""
 
 from __future__ import annotations
 
@@ -23,8 +23,12 @@ class QualityParams:
         extreme values is ``saturated``.
     line_fraction : float
         A channel with more than this fraction of its power at the mains
-        frequency and harmonics is ``line-dominated`` (typical of a
-        disconnected electrode).
+        frequency and harmonics, and (with three channels or more) more than
+        ``line_factor`` times the median line power of all channels, is
+        ``line-dominated`` (typical of a disconnected electrode).
+    line_factor : float
+        Line power, relative to the median channel, of a ``line-dominated``
+        channel (25: five times the line amplitude).
     noisy_factor : float
         A channel whose noise is more than this many times the median of its
         neighbours (or of all channels without geometry) is ``noisy``.
@@ -33,12 +37,14 @@ class QualityParams:
     flat_uv: float = 0.5
     saturated_fraction: float = 0.01
     line_fraction: float = 0.5
+    line_factor: float = 25.0
     noisy_factor: float = 4.0
 
     def __post_init__(self) -> None:
         check_positive(self.flat_uv, "flat_uv")
         check_positive(self.saturated_fraction, "saturated_fraction")
         check_positive(self.line_fraction, "line_fraction")
+        check_positive(self.line_factor, "line_factor")
         check_positive(self.noisy_factor, "noisy_factor")
 
     def to_dict(self) -> dict[str, float]:
@@ -103,6 +109,11 @@ def channel_quality(
     sat = saturated_fraction(x)
     freqs = (line_freq,) if line_freq else (50.0, 60.0)
     line = np.max([line_power_fraction(x, fs, f) for f in freqs], axis=0)
+    # absolute line power: interference common to the whole grid is removed by the
+    # notches and condemns no channel; a channel carrying far more line than the
+    # others has lost its contact
+    line_power = line * np.var(x, axis=0)
+    ref_line = np.median(line_power) if n_ch >= 3 else 0.0
     noise = robust_noise(x)
     for ch in range(n_ch):
         if spread[ch] < params.flat_uv:
@@ -110,7 +121,9 @@ def channel_quality(
             continue
         if sat[ch] > params.saturated_fraction:
             flags[ch].append("saturated")
-        if line[ch] > params.line_fraction:
+        if line[ch] > params.line_fraction and (
+            n_ch < 3 or line_power[ch] > params.line_factor * ref_line
+        ):
             flags[ch].append("line-dominated")
     usable = np.array([not f for f in flags])
     if n_ch >= 3 and usable.sum() >= 3:

@@ -1,0 +1,216 @@
+"""Detection accuracy of ``fasciq.analyze`` on simulated recordings with ground truth.
+
+Runs fasciq and a plain amplitude-threshold detector (≥ k × tracked noise on
+≥ 3 channels at once, same filtering, no spatial logic, no exclusion) over
+recordings that span the presets, SNR, FP rates up to hundreds per minute,
+unstable polyphasic units, heavy voluntary activity, ECG, pops, motion, bad
+channels, 32/64/128-channel grids, and EDF/BDF files written by the
+simulator and read back. Prints one table and writes
+``benchmarks/results/accuracy.json``.
+
+Usage::
+
+    python benchmarks/bench_accuracy.py [--duration 90] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from fasciq.analysis import AnalysisParams, analyze
+from fasciq.evaluate import Truth, evaluate_result
+from fasciq.simulate import simulate
+from fasciq.simulate.artefacts import ArtefactParams, BadChannelParams, MotionParams, PopParams
+from fasciq.simulate.firing import FasciculationParams, VoluntaryParams
+from fasciq.simulate.noise import NoiseParams
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def reference(sim) -> Truth:
+    """The simulator's fasciculations as an evaluation reference."""
+    d = sim.truth.discharges
+    d = d[d["kind"].astype(str) == "fasciculation"]
+    return Truth(
+        times_s=d["peak_time_s"].to_numpy(dtype=np.float64),
+        units=d["unit"].to_numpy(dtype=np.int64),
+        voluntary_epochs=[(float(a), float(b)) for a, b in sim.truth.voluntary_epochs],
+        duration_s=float(sim.recording.duration_s),
+        kind="simulation",
+        source="simulation",
+    )
+
+
+def scenarios(duration: float) -> list[dict]:
+    """The benchmark recordings: name, simulate() arguments, file format."""
+    busy = VoluntaryParams(every_s=25.0, duration_range_s=(5.0, 12.0), level_range=(0.2, 0.7))
+    return [
+        {"name": "healthy", "preset": "healthy"},
+        {"name": "bfs", "preset": "bfs"},
+        {"name": "als", "preset": "als"},
+        {"name": "als-late (unstable, flat+disconnected)", "preset": "als-late"},
+        {"name": "stimulant", "preset": "stimulant"},
+        {"name": "low-magnesium", "preset": "low-magnesium"},
+        {"name": "post-exertion (long contraction)", "preset": "post-exertion"},
+        {"name": "succinylcholine (burst)", "preset": "succinylcholine"},
+        {
+            "name": "als 400+/min",
+            "preset": "als",
+            "overrides": {
+                "fasciculation": FasciculationParams(
+                    rate_range_per_min=(15.0, 60.0), double_probability=0.05
+                )
+            },
+        },
+        {
+            "name": "als low SNR (3x noise)",
+            "preset": "als",
+            "overrides": {"noise": NoiseParams(white_uv=6.0, pink_uv=3.0)},
+        },
+        {"name": "als heavy voluntary", "preset": "als", "overrides": {"contraction": busy}},
+        {
+            "name": "als pops+motion+bad ch",
+            "preset": "als",
+            "overrides": {
+                "artefacts": ArtefactParams(
+                    pops=PopParams(rate_per_min=12.0),
+                    motion=MotionParams(rate_per_min=3.0),
+                    bad=BadChannelParams(n_noisy=2, n_saturated=1, n_disconnected=1),
+                )
+            },
+        },
+        {"name": "als 32 ch (GR10MM0804)", "preset": "als", "grid": "GR10MM0804"},
+        {"name": "als 128 ch (8x16@4)", "preset": "als", "grid": "8x16@4"},
+        {"name": "als via EDF", "preset": "als", "format": "edf"},
+        {"name": "bfs via BDF", "preset": "bfs", "format": "bdf"},
+    ]
+
+
+def run_one(spec: dict, duration: float, seed: int, tmp: Path) -> dict:
+    sim = simulate(
+        preset=spec["preset"],
+        duration_s=duration,
+        seed=seed,
+        grid=spec.get("grid"),
+        **spec.get("overrides", {}),
+    )
+    if "format" in spec:
+        from fasciq.io import read_recording
+        from fasciq.simulate import write_simulation
+
+        path = write_simulation(sim, tmp / f"rec{seed}.{spec['format']}", overwrite=True)
+        rec = read_recording(path, grid=spec.get("grid") or "GR08MM1305")
+    else:
+        rec = sim.recording.load()
+    truth = reference(sim)
+    t0 = time.perf_counter()
+    res = analyze(rec)
+    wall = time.perf_counter() - t0
+    ours = evaluate_result(res, truth)
+    plain_params = AnalysisParams(
+        exclude_voluntary=False,
+        detect=dataclasses.replace(
+            AnalysisParams().detect, method="threshold", remove_common=False
+        ),
+    )
+    plain = evaluate_result(analyze(rec, plain_params), truth)
+    keys = ("f1", "sensitivity", "precision", "rate_error", "false_fp_per_min")
+    return {
+        "name": spec["name"],
+        "seed": seed,
+        "n_channels": rec.n_channels,
+        "duration_s": duration,
+        "n_reference": ours["n_reference"],
+        "reference_fp_per_min": ours.get("reference_fp_per_min"),
+        "fasciq": {k: ours[k] for k in keys},
+        "threshold": {k: plain[k] for k in keys},
+        "excluded_s": ours["excluded_s"],
+        "voluntary_excluded_fraction": ours.get("voluntary_excluded_fraction"),
+        "rest_lost_s": ours.get("rest_lost_s"),
+        "analysis_wall_s": wall,
+    }
+
+
+def fmt(v: float | None, pct: bool = False) -> str:
+    if v is None:
+        return "   -  "
+    return f"{100 * v:6.1f}" if pct else f"{v:6.3f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--duration", type=float, default=90.0)
+    parser.add_argument("--quick", action="store_true", help="first 4 recordings only")
+    args = parser.parse_args()
+    specs = scenarios(args.duration)
+    if args.quick:
+        specs = specs[:4]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, spec in enumerate(specs):
+            rows.append(run_one(spec, args.duration, seed=100 + i, tmp=Path(tmp)))
+            r = rows[-1]
+            print(f"  done {r['name']} ({r['analysis_wall_s']:.1f} s)", file=sys.stderr)
+    head = (
+        f"{'recording':40s} {'ch':>4s} {'ref/min':>7s} | {'F1':>6s} {'sens':>6s} "
+        f"{'prec':>6s} {'rate%':>6s} {'fp/min':>6s} | {'F1':>6s} {'sens':>6s} "
+        f"{'prec':>6s} {'rate%':>6s}"
+    )
+    print(f"{'':54s}| fasciq{'':33s}| plain threshold (k σ on ≥ 3 ch)")
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        a, b = r["fasciq"], r["threshold"]
+        print(
+            f"{r['name'][:40]:40s} {r['n_channels']:4d} {r['reference_fp_per_min'] or 0:7.1f} | "
+            f"{fmt(a['f1'])} {fmt(a['sensitivity'])} {fmt(a['precision'])} "
+            f"{fmt(a['rate_error'], True)} {fmt(a['false_fp_per_min'])} | "
+            f"{fmt(b['f1'])} {fmt(b['sensitivity'])} {fmt(b['precision'])} "
+            f"{fmt(b['rate_error'], True)}"
+        )
+    f1 = np.array([r["fasciq"]["f1"] or 0.0 for r in rows])
+    rate = np.array([abs(r["fasciq"]["rate_error"] or 0.0) for r in rows])
+    f1_plain = np.array([r["threshold"]["f1"] or 0.0 for r in rows])
+    healthy = [r for r in rows if r["name"] == "healthy"]
+    summary = {
+        "median_f1": float(np.median(f1)),
+        "min_f1": float(f1.min()),
+        "median_abs_rate_error": float(np.median(rate)),
+        "median_f1_threshold": float(np.median(f1_plain)),
+        "healthy_false_fp_per_min": healthy[0]["fasciq"]["false_fp_per_min"] if healthy else None,
+    }
+    print("-" * len(head))
+    print(
+        f"fasciq: median F1 {summary['median_f1']:.3f} (target ≥ 0.97), hardest "
+        f"{summary['min_f1']:.3f} (target ≥ 0.93), median |rate error| "
+        f"{100 * summary['median_abs_rate_error']:.1f} % (target ≤ 3 %); healthy false FPs "
+        f"{summary['healthy_false_fp_per_min'] or 0:.2f}/min (target ≤ 1); plain threshold "
+        f"median F1 {summary['median_f1_threshold']:.3f}"
+    )
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / "accuracy.json"
+    out.write_text(
+        json.dumps(
+            {
+                "summary": summary,
+                "recordings": rows,
+                "python": platform.python_version(),
+                "machine": platform.machine(),
+            },
+            indent=2,
+        )
+    )
+    print(f"written {out}")
+
+
+if __name__ == "__main__":
+    main()

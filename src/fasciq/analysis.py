@@ -1,0 +1,753 @@
+"""The ``analyze`` pipeline: a recording in, every FP and every unanalysed span out.
+
+One streaming pass over the recording, in chunks with filter margins, so
+memory does not grow with its length::
+
+    prescan (quality, mains, neighbourhoods)
+      -> per chunk: line regression + band-pass -> window noise, saturation, motion
+      -> (once the noise is known a minute ahead) detect FPs, reject ECG-like
+         events, measure features
+    -> exclusion spans (voluntary, artefact, noise) -> rates -> Result
+
+Method parameters (:class:`AnalysisParams`) are kept apart from execution
+settings (:class:`ExecutionSettings`): the latter change how fast, never
+what is found.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from fasciq._logging import logger
+from fasciq.detect.activity import (
+    dense_spans,
+    merge_spans,
+    runs,
+    train_spans,
+    window_coherence,
+)
+from fasciq.detect.artefacts import grid_wide, window_lowband, window_saturation
+from fasciq.detect.detector import Neighbourhood, data_neighbourhood
+from fasciq.detect.features import empty_fp_table, event_features
+from fasciq.detect.params import ActivityParams, ArtefactParams, DetectParams, FeatureParams
+from fasciq.detect.rates import intervals, per_minute, poisson_ci, poisson_upper_bound
+from fasciq.detect.registry import get_detector
+from fasciq.errors import DataError, ParameterError
+from fasciq.recording import Recording
+from fasciq.result import Result
+from fasciq.signal.filters import (
+    BandpassParams,
+    bandpass_sos,
+    common_mode_projector,
+    filter_margin,
+    zero_phase,
+)
+from fasciq.signal.line import detect_line_frequency, line_harmonics, subtract_line
+from fasciq.signal.noise import (
+    NoiseParams,
+    noise_per_sample,
+    quantile_bias,
+    rolling_quantile_rows,
+    window_noise,
+)
+from fasciq.signal.quality import QualityParams, channel_quality
+from fasciq.validate import check_finite, check_positive
+
+Progress = Callable[[float, float], None]
+
+#: Order in which overlapping exclusion reasons claim time.
+REASON_PRIORITY = ("artefact", "noise", "voluntary")
+
+
+@dataclass(frozen=True)
+class AnalysisParams:
+    """Every method parameter of :func:`analyze` (all are recorded in ``summary.json``).
+
+    Parameters
+    ----------
+    line_freq : float or None
+        Mains frequency in Hz (50 or 60); detected from the data when None.
+    line_window_s : float
+        Window over which the amplitude of each line harmonic is fitted
+        (a whole number of mains periods: 0.5 s suits 50 and 60 Hz).
+    exclude_voluntary : bool
+        Find and exclude voluntary activity (turn off only for recordings
+        known to be entirely at rest).
+    bandpass, noise, detect, features, activity, artefacts, quality
+        Parameters of each stage.
+    """
+
+    line_freq: float | None = None
+    line_window_s: float = 0.5
+    exclude_voluntary: bool = True
+    bandpass: BandpassParams = field(default_factory=BandpassParams)
+    noise: NoiseParams = field(default_factory=NoiseParams)
+    detect: DetectParams = field(default_factory=DetectParams)
+    features: FeatureParams = field(default_factory=FeatureParams)
+    activity: ActivityParams = field(default_factory=ActivityParams)
+    artefacts: ArtefactParams = field(default_factory=ArtefactParams)
+    quality: QualityParams = field(default_factory=QualityParams)
+
+    def __post_init__(self) -> None:
+        if self.line_freq is not None:
+            check_positive(self.line_freq, "line_freq")
+        check_positive(self.line_window_s, "line_window_s")
+        get_detector(self.detect.method)  # unknown method -> ParameterError
+
+    def to_dict(self) -> dict[str, Any]:
+        """All parameters as a nested JSON-ready dictionary."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "parameters") -> AnalysisParams:
+        """Build from a (nested) dictionary; unknown keys are an error.
+
+        Parameters
+        ----------
+        data : dict
+            e.g. ``{"line_freq": 50, "detect": {"k_high": 5.5}}``.
+        source : str
+            Where the dictionary came from (named in error messages).
+        """
+        sections = {f.name: f for f in dataclasses.fields(cls)}
+        kwargs: dict[str, Any] = {}
+        for key, value in dict(data).items():
+            if key not in sections:
+                raise ParameterError(
+                    f"unknown parameter {key!r}",
+                    fix=f"use one of {', '.join(sections)}",
+                    source=source,
+                )
+            default = (
+                sections[key].default_factory if callable(sections[key].default_factory) else None
+            )
+            if default is not None:
+                if not isinstance(value, dict):
+                    raise ParameterError(
+                        f"parameter section {key!r} must be a table of values",
+                        fix=f"write [{key}] followed by its parameters",
+                        source=source,
+                    )
+                sub_cls = type(default())
+                names = {f.name for f in dataclasses.fields(sub_cls)}
+                unknown = sorted(set(value) - names)
+                if unknown:
+                    raise ParameterError(
+                        f"unknown parameter(s) {', '.join(unknown)} in section [{key}]",
+                        fix=f"use {', '.join(sorted(names))}",
+                        source=source,
+                    )
+                kwargs[key] = sub_cls(**value)
+            else:
+                kwargs[key] = value
+        return cls(**kwargs)
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> AnalysisParams:
+        """Read parameters from a TOML or JSON file."""
+        from fasciq.validate import check_file_exists
+
+        p = check_file_exists(path)
+        text = p.read_text(encoding="utf-8")
+        try:
+            if p.suffix.lower() == ".json":
+                data = json.loads(text)
+            else:
+                try:
+                    import tomllib
+                except ModuleNotFoundError:  # Python 3.10
+                    import tomli as tomllib
+                data = tomllib.loads(text)
+        except ValueError as exc:
+            raise ParameterError(
+                f"cannot parse the parameter file: {exc}",
+                fix="write valid TOML (or JSON for a .json file)",
+                source=p,
+            ) from exc
+        if not isinstance(data, dict):
+            raise ParameterError(
+                "the parameter file must hold a table of parameters",
+                fix="write key = value pairs",
+                source=p,
+            )
+        return cls.from_dict(data, source=str(p))
+
+
+@dataclass(frozen=True)
+class ExecutionSettings:
+    """How the analysis runs (never what it finds).
+
+    Parameters
+    ----------
+    chunk_s : float
+        Seconds of signal processed at once (memory ≈ a few chunks).
+    n_jobs : int
+        Threads: with 2 or more, the next chunk is read and filtered while
+        the current one is analysed.
+    prescan_s : float
+        Seconds of signal (spread over the recording) used to judge channel
+        quality and the mains frequency before the pass.
+    """
+
+    chunk_s: float = 30.0
+    n_jobs: int = 1
+    prescan_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        check_positive(self.chunk_s, "chunk_s")
+        check_positive(self.prescan_s, "prescan_s")
+        if int(self.n_jobs) != self.n_jobs or self.n_jobs < 1:
+            raise ParameterError(
+                f"n_jobs must be an integer ≥ 1, got {self.n_jobs!r}",
+                fix="give n_jobs=1 or more",
+                source="n_jobs",
+            )
+
+
+def _prescan(recording: Recording, seconds: float, n_windows: int = 12) -> np.ndarray:
+    """Up to ``seconds`` of raw traces taken in windows spread over the recording."""
+    n = recording.n_samples
+    want = int(min(n, seconds * recording.fs))
+    if want >= n:
+        return recording.get_traces()
+    win = max(1, want // n_windows)
+    starts = np.linspace(0, n - win, n_windows).astype(int)
+    return np.concatenate([recording.get_traces(s, s + win) for s in starts], axis=0)
+
+
+@dataclass
+class _Setup:
+    """What the prescan decides before the streaming pass."""
+
+    good: np.ndarray
+    bad_channels: dict[str, list[str]]
+    line_freq: float | None
+    harmonics: list[float]
+    sos: np.ndarray
+    margin: int
+    line_window: int
+    neighbourhood: Neighbourhood
+    geometry: str
+    projector: np.ndarray | None
+
+
+def _setup(recording: Recording, params: AnalysisParams, execution: ExecutionSettings) -> _Setup:
+    fs = recording.fs
+    sample = _prescan(recording, execution.prescan_s)
+    check_finite(sample, recording.source, recording.channel_labels)
+    line_freq = params.line_freq or detect_line_frequency(sample, fs)
+    grid = recording.grid
+    adjacency = grid.adjacency() if grid is not None else None
+    flags = channel_quality(
+        sample, fs, adjacency=adjacency, line_freq=line_freq, params=params.quality
+    )
+    good = np.array([not f for f in flags], dtype=bool)
+    bad = {lab: f for lab, f in zip(recording.channel_labels, flags, strict=True) if f}
+    if not good.any():
+        detail = "; ".join(f"{k}: {', '.join(v)}" for k, v in list(bad.items())[:6])
+        raise DataError(
+            f"no channel is usable for detection ({detail})",
+            fix="check the electrode contact and cabling, or loosen the [quality] thresholds "
+            "in a --config file",
+            source=recording.source,
+        )
+    bp = params.bandpass
+    sos = bandpass_sos(fs, bp.low_hz, bp.high_hz, bp.order, bp.highpass_order)
+    harmonics: list[float] = []
+    if line_freq:
+        high = min(bp.high_hz, 0.45 * fs) + 5.0
+        harmonics = line_harmonics(sample[:, good], fs, line_freq, max_freq=high)
+    line_window = max(1, round(params.line_window_s * fs))
+    # line-fit windows beyond the band-pass margin keep every fit window that
+    # reaches the core complete, with its neighbours for the median over
+    # windows (so chunks match a whole-array pass)
+    margin = filter_margin(sos, fs) + (3 * line_window if harmonics else 0)
+    good_idx = np.flatnonzero(good)
+    if grid is not None:
+        hood = Neighbourhood(grid.adjacency(diagonal=True), np.asarray(grid.positions_mm))
+        hood = hood.subset(good_idx)
+        geometry = f"grid {grid.name}"
+    elif recording.positions_mm is not None:
+        pos = np.asarray(recording.positions_mm)[good_idx]
+        d = np.sqrt(((pos[:, None] - pos[None]) ** 2).sum(-1))
+        np.fill_diagonal(d, np.inf)
+        near = d <= 1.5 * np.median(d.min(axis=1))
+        hood = Neighbourhood(near, pos)
+        geometry = "electrode positions"
+    else:
+        clean = subtract_line(sample[:, good], fs, 0, harmonics, line_window)
+        filt = zero_phase(clean, sos, margin)
+        hood = data_neighbourhood(filt)
+        geometry = "estimated from channel correlation" if good.sum() > 1 else "single channel"
+    logger.info(
+        "line %s Hz (harmonics removed: %s), %d/%d good channels, neighbourhoods: %s",
+        line_freq,
+        harmonics,
+        good.sum(),
+        len(good),
+        geometry,
+    )
+    projector = (
+        common_mode_projector(hood.positions_mm, int(good.sum()))
+        if params.detect.remove_common
+        else None
+    )
+    return _Setup(
+        good, bad, line_freq, harmonics, sos, margin, line_window, hood, geometry, projector
+    )
+
+
+def _resolve_spans(by_reason: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Non-overlapping labelled spans; where reasons overlap the first in priority wins."""
+    rows: list[tuple[float, float, str]] = []
+    taken = np.zeros((0, 2))
+    for reason in REASON_PRIORITY:
+        spans = merge_spans(by_reason.get(reason, np.zeros((0, 2))))
+        for a, b in spans:
+            pieces = [(a, b)]
+            for ta, tb in taken:
+                nxt = []
+                for pa, pb in pieces:
+                    if tb <= pa or ta >= pb:
+                        nxt.append((pa, pb))
+                        continue
+                    if pa < ta:
+                        nxt.append((pa, ta))
+                    if tb < pb:
+                        nxt.append((tb, pb))
+                pieces = nxt
+            rows.extend((pa, pb, reason) for pa, pb in pieces if pb - pa > 1e-9)
+        taken = merge_spans(np.concatenate([taken, spans])) if len(spans) else taken
+    rows.sort()
+    return pd.DataFrame(rows, columns=["start_s", "end_s", "reason"]).astype(
+        {"start_s": float, "end_s": float, "reason": str}
+    )
+
+
+def _inside(times: np.ndarray, spans: np.ndarray) -> np.ndarray:
+    """Which ``times`` fall inside any ``[start, end)`` of sorted, disjoint ``spans``."""
+    if len(spans) == 0 or len(times) == 0:
+        return np.zeros(len(times), dtype=bool)
+    k = np.searchsorted(spans[:, 0], times, side="right") - 1
+    ok = k >= 0
+    out = np.zeros(len(times), dtype=bool)
+    out[ok] = times[ok] < spans[k[ok], 1]
+    return out
+
+
+class _Stream:
+    """Chunked pass: filtering, window statistics, and detection a minute behind."""
+
+    def __init__(
+        self,
+        recording: Recording,
+        params: AnalysisParams,
+        setup: _Setup,
+        execution: ExecutionSettings,
+        progress: Progress | None,
+    ) -> None:
+        self.rec = recording
+        self.params = params
+        self.setup = setup
+        self.fs = recording.fs
+        self.progress = progress
+        self.win = max(16, round(params.noise.window_s * self.fs))
+        self.chunk = max(1, round(execution.chunk_s * self.fs / self.win)) * self.win
+        self.n_windows = -(-recording.n_samples // self.win)
+        self.half = max(1, round(params.noise.track_s / params.noise.window_s))
+        self.n_good = int(setup.good.sum())
+        self.sigma_w = np.full((self.n_windows, self.n_good), np.nan)
+        self.low_w = np.full((self.n_windows, self.n_good), np.nan)
+        self.sat_w = np.zeros((self.n_windows, self.n_good))
+        self.coh_w = np.full(self.n_windows, np.nan)
+        self.tracked = np.full((self.n_windows, self.n_good), np.nan)
+        self.low_tracked = np.full((self.n_windows, self.n_good), np.nan)
+        self.measured = 0  # windows measured so far
+        period = self.fs / setup.line_freq if setup.line_freq else self.fs / 50.0
+        self.period = max(1, round(period))
+        self.detect = get_detector(params.detect.method)
+        self.detect_margin = (
+            round((params.detect.max_window_ms + params.features.window_ms) * self.fs / 1000) + 2
+        )
+        self.rows: list[dict[str, np.ndarray]] = []
+        self.n_ecg = 0
+
+    # -- statistics ------------------------------------------------------------
+    def _measure(self, start: int, raw: np.ndarray, filt: np.ndarray) -> None:
+        w0 = start // self.win
+        sig = window_noise(filt, self.win)
+        n = sig.shape[0]
+        self.sigma_w[w0 : w0 + n] = sig
+        self.sat_w[w0 : w0 + n] = window_saturation(raw, self.win)
+        self.low_w[w0 : w0 + n] = window_lowband(raw, self.win, self.period)
+        proj = self.setup.projector
+        local = filt if proj is None else filt @ proj
+        self.coh_w[w0 : w0 + n] = window_coherence(
+            local, self.win, self.setup.neighbourhood.adjacency
+        )
+        self.measured = w0 + n
+
+    def _track(self, w0: int, w1: int) -> None:
+        """Tracked noise and low-band level of windows ``[w0, w1)``."""
+        todo = np.flatnonzero(np.isnan(self.tracked[w0:w1, 0])) + w0
+        if todo.size == 0:
+            return
+        w0, w1 = int(todo[0]), int(todo[-1]) + 1
+        q = self.params.noise.quantile
+        bias = quantile_bias(q, self.win // 4)  # window_noise uses every 4th sample
+        self.tracked[w0:w1] = np.maximum(
+            rolling_quantile_rows(self.sigma_w, w0, w1, self.half, q, 2) / bias, 1e-3
+        )
+        self.low_tracked[w0:w1] = np.maximum(
+            rolling_quantile_rows(self.low_w, w0, w1, self.half, 0.5, 4), 1e-3
+        )
+
+    # -- detection ---------------------------------------------------------------
+    def _detect(self, start: int, stop: int, block: np.ndarray, block_start: int) -> None:
+        fs = self.fs
+        # the block's margins reach into the neighbouring windows, and samples
+        # interpolate between window centres: track one window more on each side
+        w0 = max(0, block_start // self.win - 1)
+        w1 = min(self.n_windows, -(-(block_start + block.shape[0]) // self.win) + 1)
+        self._track(w0, w1)
+        sigma = noise_per_sample(self.tracked, self.win, block_start, block_start + block.shape[0])
+        proj = self.setup.projector
+        if proj is None:
+            detect_on = block
+        else:
+            # the common field is fitted to traces clipped at a few σ, so that a
+            # pop or a large MUAP on a few channels is not spread over the grid
+            limit = 4 * self.params.detect.k_high * sigma
+            common = np.clip(block, -limit, limit) @ (
+                np.eye(proj.shape[0], dtype=np.float32) - proj
+            )
+            detect_on = block - common
+        events = self.detect(detect_on, sigma, self.setup.neighbourhood, fs, self.params.detect)
+        # a MUAP cut by the recording's ends cannot be measured (and the filter's
+        # edge response lives there): peaks closer than one phase window are dropped
+        edge = round(self.params.detect.phase_ms * fs / 1000)
+        lo, hi = max(start, edge), min(stop, self.rec.n_samples - edge)
+        core = (events.sample + block_start >= lo) & (events.sample + block_start < hi)
+        events = events.take(core)
+        if len(events) == 0:
+            return
+        feats = event_features(
+            block,
+            sigma,
+            events,
+            fs,
+            self.setup.neighbourhood.positions_mm,
+            self.params.features,
+            self.params.detect.max_window_ms,
+        )
+        # ECG-like: grid-wide and uniform
+        half = max(1, round(self.params.features.window_ms * fs / 1000))
+        idx = np.clip(
+            feats["peak_sample"][:, None] + np.arange(-half, half + 1), 0, block.shape[0] - 1
+        )
+        wins = block[idx]
+        p2p = wins.max(axis=1) - wins.min(axis=1)
+        sig_ev = sigma[feats["peak_sample"]]
+        ecg = grid_wide(p2p, sig_ev, np.ones(self.n_good, dtype=bool), self.params.artefacts)
+        self.n_ecg += int(ecg.sum())
+        keep = ~ecg
+        feats = {k: v[keep] for k, v in feats.items()}
+        feats["sample"] = feats["peak_sample"] + block_start
+        self.rows.append(feats)
+
+    # -- the pass ------------------------------------------------------------------
+    def _chunks(self):
+        rec, setup = self.rec, self.setup
+        good_idx = np.flatnonzero(setup.good)
+        for chunk in rec.iter_chunks(self.chunk, setup.margin, channels=good_idx):
+            raw = chunk.traces
+            check_finite(raw, rec.source, [rec.channel_labels[i] for i in good_idx])
+            clean = subtract_line(
+                raw, self.fs, chunk.start - chunk.left, setup.harmonics, setup.line_window
+            )
+            filt = zero_phase(clean, setup.sos, setup.margin)
+            core = filt[chunk.left : filt.shape[0] - chunk.right]
+            yield chunk.start, chunk.stop, raw[chunk.left : raw.shape[0] - chunk.right], core
+
+    def run(self, n_jobs: int = 1) -> None:
+        """Stream the recording once."""
+        buffer: deque[tuple[int, int, np.ndarray]] = deque()
+        total = self.rec.n_samples
+        source = self._chunks()
+        if n_jobs > 1:
+            source = _prefetch(source)
+        for start, stop, raw, core in source:
+            self._measure(start, raw, core)
+            buffer.append((start, stop, core))
+            # a chunk is ready once the noise a tracking half-width beyond it is measured
+            while buffer and (
+                self.measured >= min(self.n_windows, -(-buffer[0][1] // self.win) + self.half + 2)
+            ):
+                self._flush(buffer)
+            if self.progress is not None:
+                self.progress(stop / self.fs * 0.95, total / self.fs)
+        while buffer:
+            self._flush(buffer)
+
+    def _flush(self, buffer: deque) -> None:
+        start, stop, core = buffer[0]
+        m = self.detect_margin
+        parts, block_start = [core], start
+        prev = getattr(self, "_prev", None)
+        if prev is not None and prev[1] == start:
+            parts.insert(0, prev[2][-m:])
+            block_start = start - min(m, prev[2].shape[0])
+        if len(buffer) > 1:
+            parts.append(buffer[1][2][:m])
+        elif stop < self.rec.n_samples:
+            return  # the next chunk is needed as right margin
+        block = np.concatenate(parts, axis=0) if len(parts) > 1 else core
+        self._detect(start, stop, block, block_start)
+        self._prev = buffer.popleft()
+
+
+def _prefetch(source):
+    """Run a generator one item ahead in a worker thread."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    it = iter(source)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        fut = pool.submit(next, it, None)
+        while True:
+            item = fut.result()
+            if item is None:
+                return
+            fut = pool.submit(next, it, None)
+            yield item
+
+
+def analyze(
+    recording: Recording,
+    params: AnalysisParams | None = None,
+    *,
+    execution: ExecutionSettings | None = None,
+    progress: Progress | None = None,
+) -> Result:
+    """Find every FP of a recording and the time that could not be analysed.
+
+    Parameters
+    ----------
+    recording : Recording
+        Any recording (read lazily, in chunks).
+    params : AnalysisParams, optional
+        Method parameters (defaults suit 2 kHz HD-sEMG).
+    execution : ExecutionSettings, optional
+        Chunk length and threads.
+    progress : callable, optional
+        ``progress(done_s, total_s)`` called after each chunk.
+
+    Returns
+    -------
+    Result
+        ``fasciculations`` (one row per FP), ``excluded`` (``start_s,
+        end_s, reason``) and ``summary``.
+
+    Raises
+    ------
+    DataError
+        If the recording is too short to measure its noise, holds NaN, or
+        no channel is usable.
+    """
+    params = params or AnalysisParams()
+    execution = execution or ExecutionSettings()
+    fs = recording.fs
+    min_s = 2 * params.noise.window_s
+    if recording.duration_s < min_s:
+        raise DataError(
+            f"the recording lasts {recording.duration_s:.3f} s, shorter than the {min_s:g} s "
+            "needed to measure its noise",
+            fix="analyse a longer recording (FP rates need minutes)",
+            source=recording.source,
+        )
+    setup = _setup(recording, params, execution)
+    stream = _Stream(recording, params, setup, execution, progress)
+    stream.run(execution.n_jobs)
+    duration = recording.duration_s
+    win_s = stream.win / fs
+
+    # window-level exclusions
+    ratio = stream.sigma_w / stream.tracked
+    level = np.nanmedian(ratio, axis=1)
+    by_reason: dict[str, list] = {"voluntary": [], "artefact": [], "noise": []}
+    if params.exclude_voluntary:
+        dense = np.maximum(
+            level / params.activity.level_ratio,
+            np.nan_to_num(stream.coh_w) / params.activity.coherence,
+        )
+        by_reason["voluntary"].append(dense_spans(dense, win_s, params.activity, duration))
+    art = params.artefacts
+    sat = (stream.sat_w >= art.saturation_fraction).mean(axis=1) >= art.saturated_channels
+    motion = np.nanmedian(stream.low_w / stream.low_tracked, axis=1) >= art.motion_ratio
+    elevated = (ratio >= art.noise_ratio).sum(axis=1)
+    noise = (elevated >= max(3, 0.05 * stream.n_good)) & (level < params.activity.level_ratio)
+    if stream.n_good < 3:
+        noise = (ratio >= art.noise_ratio).any(axis=1) & (level < params.activity.level_ratio)
+    for mask, reason in ((sat | motion, "artefact"), (noise, "noise")):
+        for a, b in runs(mask):
+            by_reason[reason].append(np.array([[a * win_s, min(b * win_s, duration)]]))
+
+    # FP table before exclusion
+    if stream.rows:
+        cat = {k: np.concatenate([r[k] for r in stream.rows]) for k in stream.rows[0]}
+    else:
+        cat = {}
+    good_idx = np.flatnonzero(setup.good)
+    if cat and len(cat["sample"]):
+        order = np.argsort(cat["sample"], kind="stable")
+        cat = {k: v[order] for k, v in cat.items()}
+        times = cat["sample"] / fs
+        pre = merge_spans(
+            np.concatenate(
+                [s for r in ("artefact", "noise") for s in by_reason[r]] or [np.zeros((0, 2))]
+            )
+        )
+        ok = ~_inside(times, pre)
+        if params.exclude_voluntary:
+            by_reason["voluntary"].append(
+                train_spans(
+                    times[ok],
+                    cat["channel"][ok],
+                    cat["amplitude_uv"][ok],
+                    setup.neighbourhood.adjacency,
+                    params.activity,
+                )
+            )
+    spans = {r: np.concatenate(v) if v else np.zeros((0, 2)) for r, v in by_reason.items()}
+    excluded = _resolve_spans(spans)
+    excl_arr = merge_spans(excluded[["start_s", "end_s"]].to_numpy())
+
+    if cat and len(cat["sample"]):
+        times = cat["sample"] / fs
+        keep = ~_inside(times, excl_arr)
+        fps = pd.DataFrame(
+            {
+                "time_s": times[keep],
+                "unit": np.full(int(keep.sum()), -1, dtype=np.int64),
+                "channel": [recording.channel_labels[good_idx[c]] for c in cat["channel"][keep]],
+                **{
+                    k: cat[k][keep]
+                    for k in (
+                        "amplitude_uv",
+                        "duration_ms",
+                        "phases",
+                        "turns",
+                        "area_uv_ms",
+                        "n_channels",
+                        "centroid_x_mm",
+                        "centroid_y_mm",
+                    )
+                },
+            }
+        )
+    else:
+        fps = empty_fp_table()
+
+    excluded_s = float((excl_arr[:, 1] - excl_arr[:, 0]).sum()) if len(excl_arr) else 0.0
+    analysed_s = max(0.0, duration - excluded_s)
+    summary = _summary(
+        recording, params, execution, setup, fps, excluded, excl_arr, analysed_s, excluded_s, stream
+    )
+    if progress is not None:
+        progress(duration, duration)
+    return Result(fps, excluded, summary)
+
+
+def _analysed_between(excl: np.ndarray, a: float, b: float) -> float:
+    if len(excl) == 0:
+        return b - a
+    lo = np.clip(excl[:, 0], a, b)
+    hi = np.clip(excl[:, 1], a, b)
+    return float((b - a) - np.maximum(hi - lo, 0).sum())
+
+
+def _summary(
+    recording: Recording,
+    params: AnalysisParams,
+    execution: ExecutionSettings,
+    setup: _Setup,
+    fps: pd.DataFrame,
+    excluded: pd.DataFrame,
+    excl_arr: np.ndarray,
+    analysed_s: float,
+    excluded_s: float,
+    stream: _Stream,
+) -> dict[str, Any]:
+    from fasciq._version import __version__
+
+    n_fp = len(fps)
+    minutes = analysed_s / 60.0
+    if minutes > 0:
+        rate = n_fp / minutes
+        low, high = poisson_ci(n_fp, minutes)
+        ci: list[float] | None = [low, high]
+        upper = poisson_upper_bound(n_fp, minutes)
+    else:
+        rate, ci, upper = None, None, None
+        logger.warning(
+            "nothing was analysed (all %.1f s excluded): no FP rate", recording.duration_s
+        )
+    times = fps["time_s"].to_numpy(dtype=np.float64)
+    gaps = intervals(times, excl_arr)
+    bins = per_minute(times, lambda a, b: _analysed_between(excl_arr, a, b), recording.duration_s)
+    by_reason = (
+        excluded.assign(length=excluded["end_s"] - excluded["start_s"])
+        .groupby("reason")["length"]
+        .sum()
+    )
+    grid = recording.grid
+    return {
+        "fasciq_version": __version__,
+        "n_fp": n_fp,
+        "fp_per_min": rate,
+        "fp_per_min_ci95": ci,
+        "fp_per_min_upper95": upper,
+        "analysed_s": analysed_s,
+        "excluded_s": excluded_s,
+        "excluded_by_reason_s": {str(k): float(v) for k, v in by_reason.items()},
+        "n_units": 0,
+        "bad_channels": setup.bad_channels,
+        "line_freq_hz": setup.line_freq,
+        "line_harmonics_hz": setup.harmonics,
+        "neighbourhoods": setup.geometry,
+        "n_ecg_like_rejected": stream.n_ecg,
+        "intervals_s": {
+            "n": len(gaps),
+            "median": float(np.median(gaps)) if len(gaps) else None,
+            "double_discharges": int(np.count_nonzero((gaps >= 0.010) & (gaps <= 0.110))),
+        },
+        "per_minute": [
+            {
+                k: (None if isinstance(v, float) and not np.isfinite(v) else v)
+                for k, v in row.items()
+            }
+            for row in bins.to_dict(orient="records")
+        ],
+        "recording": {
+            "source": None if recording.source is None else str(recording.source),
+            "format": recording.format_name,
+            "fs": recording.fs,
+            "channels": list(recording.channel_labels),
+            "n_channels": recording.n_channels,
+            "duration_s": recording.duration_s,
+            "grid": None if grid is None else grid.name,
+        },
+        "params": params.to_dict(),
+        "execution": dataclasses.asdict(execution),
+    }
+
+
+__all__ = ["AnalysisParams", "ExecutionSettings", "analyze"]

@@ -1,0 +1,1 @@
+"""Fasciculation detection: voluntary-activity exclusion, artefacts, FPs and their features."""

@@ -1,0 +1,391 @@
+"""Multichannel FP detectors (pure array functions, registered by name).
+
+Every detector takes band-passed traces ``x`` of shape ``(n_samples,
+n_channels)`` in µV, the tracked noise ``sigma`` of the same shape, the
+channel neighbourhood, the sampling rate and a :class:`DetectParams`, and
+returns :class:`Events`: one row per MUAP discharge.
+
+``spatial`` (the default) uses what separates an FP from everything else
+that crosses a threshold:
+
+* noise-responsive: each channel is judged against its own tracked noise;
+* spatial support: an FP spreads over neighbouring electrodes, a pop sits
+  on one — a peak counts only where ``min_channels`` of its neighbourhood
+  rise above ``k_low`` σ within ``support_ms``, and (once grouped) where
+  its neighbours carry at least ``neighbour_fraction`` of its peak;
+* one event per discharge: peaks are taken locally exclusive in space and
+  time, then the largest peak absorbs every other peak of its spatial
+  footprint (the channels connected to it above ``k_low`` σ) that lies
+  within the phase window plus the time the potential needs to propagate
+  there — so the phases, the propagating wave and the end-of-fibre
+  components of one MUAP are one FP;
+* a MUAP phase lasts a few ms: a one-signed swing longer than
+  ``max_phase_ms`` through the peak is a step, a pop's tail or motion;
+* overlapping FPs of different units stay separate when their peaks lie in
+  disconnected channel groups or further apart in time than one MUAP allows.
+
+``threshold`` is the plain reference detector: ``k_high`` σ on at least
+``min_channels`` channels at once, one event per ``phase_ms`` dead time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+from scipy import signal as sps
+
+from fasciq.detect.params import DetectParams
+from fasciq.detect.registry import register_detector
+
+
+@dataclass(frozen=True)
+class Neighbourhood:
+    """Which channels are next to which, and where they are.
+
+    Parameters
+    ----------
+    adjacency : ndarray of bool, shape (n_channels, n_channels)
+        ``True`` for neighbours (diagonal false).
+    positions_mm : ndarray, shape (n_channels, 2), optional
+        Electrode positions; without them propagation cannot be allowed for
+        and only ``phase_ms`` bounds a MUAP's spread in time.
+    """
+
+    adjacency: np.ndarray
+    positions_mm: np.ndarray | None = None
+
+    @property
+    def n_channels(self) -> int:
+        """Number of channels."""
+        return int(self.adjacency.shape[0])
+
+    def subset(self, keep: np.ndarray) -> Neighbourhood:
+        """The neighbourhood of the channels ``keep`` (indices)."""
+        adj = self.adjacency[np.ix_(keep, keep)]
+        pos = None if self.positions_mm is None else self.positions_mm[keep]
+        return Neighbourhood(adj, pos)
+
+
+@dataclass
+class Events:
+    """Detected discharges of one block of samples.
+
+    Parameters
+    ----------
+    sample : ndarray of int64
+        Sample (relative to the block) of each event's detection peak.
+    channel : ndarray of int64
+        Channel of that peak.
+    footprint : ndarray of bool, shape (n_events, n_channels)
+        Channels taking part in each event.
+    """
+
+    sample: np.ndarray
+    channel: np.ndarray
+    footprint: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.sample)
+
+    @classmethod
+    def empty(cls, n_channels: int) -> Events:
+        """No events."""
+        return cls(
+            np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, n_channels), dtype=bool)
+        )
+
+    def take(self, keep: np.ndarray) -> Events:
+        """The events selected by ``keep`` (mask or indices)."""
+        return Events(self.sample[keep], self.channel[keep], self.footprint[keep])
+
+
+def _spatial_max(values: np.ndarray, adj: np.ndarray) -> np.ndarray:
+    """For each channel, the maximum of ``values`` over the channels ``adj`` marks.
+
+    With the diagonal set, the channel itself takes part; without it, only
+    its neighbours (0 where it has none).
+    """
+    n_ch = values.shape[1]
+    counts = adj.sum(axis=1)
+    width = int(counts.max()) if n_ch else 0
+    if width == 0:
+        return np.zeros_like(values)
+    # neighbour table padded with an extra all-zero column
+    table = np.full((n_ch, width), n_ch, dtype=np.int64)
+    for ch in range(n_ch):
+        nb = np.flatnonzero(adj[ch])
+        table[ch, : nb.size] = nb
+    padded = np.concatenate([values, np.zeros((values.shape[0], 1), values.dtype)], axis=1)
+    out = np.take(padded, table[:, 0], axis=1)
+    for k in range(1, width):
+        np.maximum(out, np.take(padded, table[:, k], axis=1), out=out)
+    return out
+
+
+def _footprint(amax: np.ndarray, start_ch: int, adjacency: np.ndarray, k_low: float) -> np.ndarray:
+    """Channels connected to ``start_ch`` through neighbours all above ``k_low``."""
+    active = amax >= k_low
+    active[start_ch] = True
+    seen = np.zeros(len(amax), dtype=bool)
+    seen[start_ch] = True
+    frontier = [start_ch]
+    while frontier:
+        nxt = np.flatnonzero(adjacency[frontier].any(axis=0) & active & ~seen)
+        seen[nxt] = True
+        frontier = list(nxt)
+    return seen
+
+
+def _phase_width(trace: np.ndarray, t: int, limit: int) -> int:
+    """Samples of the one-signed excursion of ``trace`` that contains sample ``t``.
+
+    The search stops at ``limit + 1`` on each side (enough to tell that the
+    excursion is too long).
+    """
+    sign = trace[t] >= 0
+    lo = max(0, t - limit - 1)
+    hi = min(trace.shape[0], t + limit + 2)
+    seg = (trace[lo:hi] >= 0) != sign
+    k = t - lo
+    left = np.flatnonzero(seg[:k][::-1])
+    right = np.flatnonzero(seg[k:])
+    n_left = left[0] if left.size else k
+    n_right = right[0] if right.size else seg.size - k
+    return int(n_left + n_right)
+
+
+def _active_rows(hot: np.ndarray, pad: int) -> np.ndarray | None:
+    """Rows within ``pad`` of a hot row, runs separated by ``pad`` rows of ``-1``.
+
+    ``None`` when most rows would be kept anyway.
+    """
+    keep = ndimage.maximum_filter1d(hot.view(np.uint8), 2 * pad + 1) > 0
+    if keep.mean() > 0.6:
+        return None
+    pieces = []
+    sep = np.full(pad, -1, dtype=np.int64)
+    for a, b in _runs(keep):
+        pieces += [np.arange(a, b, dtype=np.int64), sep]
+    return np.concatenate(pieces) if pieces else np.zeros(0, np.int64)
+
+
+def _runs(mask: np.ndarray) -> np.ndarray:
+    m = np.concatenate([[False], mask, [False]]).astype(np.int8)
+    d = np.diff(m)
+    return np.column_stack([np.flatnonzero(d == 1), np.flatnonzero(d == -1)])
+
+
+@register_detector("spatial")
+def detect_spatial(
+    x: np.ndarray,
+    sigma: np.ndarray,
+    neighbourhood: Neighbourhood,
+    fs: float,
+    params: DetectParams | None = None,
+) -> Events:
+    """Noise-responsive multichannel detection using the grid's neighbourhoods.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n_samples, n_channels)
+        Band-passed traces in µV.
+    sigma : ndarray, shape (n_samples, n_channels)
+        Tracked noise σ in µV.
+    neighbourhood : Neighbourhood
+        Channel adjacency (and positions, if known).
+    fs : float
+        Sampling rate in Hz.
+    params : DetectParams, optional
+        Thresholds and windows.
+
+    Returns
+    -------
+    Events
+    """
+    params = params or DetectParams()
+    n, n_ch = x.shape
+    if n == 0:
+        return Events.empty(n_ch)
+    a = np.abs(x) / sigma
+    # work only where something reaches k_high (FPs are sparse in time); the
+    # kept stretches carry every window the method looks at, and are kept apart
+    # by empty rows, so the result is the same as on the whole block
+    fs_ms = fs / 1000.0
+    # every window is measured from a candidate (a hot row): the widest one sets the pad
+    widest = max(params.max_window_ms, params.max_phase_ms, params.phase_ms, params.support_ms)
+    pad = round(widest * fs_ms) + 4
+    rows = _active_rows((a >= params.k_high).any(axis=1), pad)
+    if rows is None:
+        return _detect_spatial(x, a, neighbourhood, fs, params)
+    if rows.size == 0:
+        return Events.empty(n_ch)
+    inside = rows >= 0
+    xc = np.zeros((rows.size, n_ch), dtype=x.dtype)
+    ac = np.zeros((rows.size, n_ch), dtype=a.dtype)
+    xc[inside] = x[rows[inside]]
+    ac[inside] = a[rows[inside]]
+    events = _detect_spatial(xc, ac, neighbourhood, fs, params)
+    events.sample = rows[events.sample]
+    return events
+
+
+def _detect_spatial(
+    x: np.ndarray, a: np.ndarray, neighbourhood: Neighbourhood, fs: float, params: DetectParams
+) -> Events:
+    """The spatial detector on traces ``x`` and their σ-normalised magnitude ``a``."""
+    n, n_ch = x.shape
+    adjacency = neighbourhood.adjacency.astype(bool)
+    adj_plus = adjacency | np.eye(n_ch, dtype=bool)
+    half = max(0, round(params.support_ms * fs / 1000))
+    active = a >= params.k_low
+    if half:
+        active = ndimage.maximum_filter1d(active.view(np.uint8), 2 * half + 1, axis=0)
+    support = active.astype(np.float32) @ adj_plus.astype(np.float32)
+    need = np.minimum(params.min_channels, adj_plus.sum(axis=0)).astype(np.float32)
+    cand = (a >= params.k_high) & (support >= need - 0.5)
+    if not cand.any():
+        return Events.empty(n_ch)
+    if adjacency.any():
+        # isolation: the largest neighbour must carry a fair share of the peak
+        # (a pop's long filtered response offers many chance crossings)
+        rows = np.flatnonzero(cand.any(axis=1))
+        a_near = ndimage.maximum_filter1d(a, 2 * max(half, 1) + 1, axis=0)[rows]
+        nb_max = _spatial_max(a_near, adjacency) if n_ch > 1 else a_near
+        has_nb = adjacency.any(axis=1)
+        isolated = has_nb[None, :] & (nb_max < params.neighbour_fraction * a[rows])
+        cand[rows] &= ~isolated
+    # locally exclusive peaks: maximum over ±phase/4 in time and the neighbourhood in space
+    score = np.where(cand, a, 0.0).astype(np.float32)
+    r = max(1, round(params.phase_ms / 4 * fs / 1000))
+    local = ndimage.maximum_filter1d(score, 2 * r + 1, axis=0)
+    local = _spatial_max(local, adj_plus)
+    ts, cs = np.nonzero(cand & (score >= local))
+    if ts.size == 0:
+        return Events.empty(n_ch)
+    # one peak per (time, place): drop exact ties on neighbouring samples
+    amp = score[ts, cs]
+    order = np.argsort(-amp, kind="stable")
+    ts, cs, amp = ts[order], cs[order], amp[order]
+
+    fs_ms = fs / 1000.0
+    w0 = params.phase_ms * fs_ms
+    wmax = params.max_window_ms * fs_ms
+    pos = neighbourhood.positions_mm
+    neighbours = [np.flatnonzero(adjacency[ch]) for ch in range(n_ch)]
+    spread_half = max(1, round(params.support_ms * fs / 1000))
+    max_phase = max(2, round(params.max_phase_ms * fs / 1000))
+    absorbed = np.zeros(ts.size, dtype=bool)
+    ev_sample, ev_channel, ev_foot = [], [], []
+    for i in range(ts.size):
+        if absorbed[i]:
+            continue
+        t, c = int(ts[i]), int(cs[i])
+        lo, hi = max(0, int(t - wmax)), min(n, int(t + wmax) + 1)
+        amax = a[lo:hi].max(axis=0)
+        foot = _footprint(amax, c, adjacency, params.k_low)
+        dt = np.abs(ts - t).astype(np.float64)
+        if pos is not None:
+            dist = np.sqrt(((pos[cs] - pos[c]) ** 2).sum(axis=1))
+            allow = np.minimum(w0 + dist / params.velocity_m_s * fs_ms, wmax)
+        else:
+            allow = np.full(ts.size, wmax)  # without distances, any spread within one MUAP
+        # peaks of the same footprint within the MUAP's span are its phases and
+        # propagating parts; beyond the phase window only clearly smaller ones are
+        # (a second discharge of the same unit is as large as the first)
+        smaller = amp <= params.secondary_fraction * amp[i]
+        take = ~absorbed & foot[cs] & ((dt <= allow) | ((dt <= wmax) & smaller))
+        absorbed |= take
+        absorbed[i] = True
+        # spatial spread: a MUAP reaches its neighbours with a fair share of its
+        # peak; a pop or a spike of one electrode does not
+        lo_s, hi_s = max(0, t - spread_half), min(n, t + spread_half + 1)
+        near_amp = a[lo_s:hi_s, neighbours[c]].max(axis=0) if neighbours[c].size else None
+        if near_amp is not None:
+            level = max(params.k_low, params.neighbour_fraction * float(a[t, c]))
+            if np.count_nonzero(near_amp >= level) < need[c] - 1:
+                continue
+        if _phase_width(x[:, c], t, max_phase) > max_phase:
+            continue  # a slow one-signed swing: step, pop tail or motion, not a MUAP phase
+        ev_sample.append(t)
+        ev_channel.append(c)
+        ev_foot.append(foot)
+    order = np.argsort(ev_sample, kind="stable")
+    return Events(
+        np.asarray(ev_sample, np.int64)[order],
+        np.asarray(ev_channel, np.int64)[order],
+        np.asarray(ev_foot, dtype=bool).reshape(-1, n_ch)[order],
+    )
+
+
+@register_detector("threshold")
+def detect_threshold(
+    x: np.ndarray,
+    sigma: np.ndarray,
+    neighbourhood: Neighbourhood,
+    fs: float,
+    params: DetectParams | None = None,
+) -> Events:
+    """Plain amplitude threshold: ``k_high`` σ on ``min_channels`` channels at once.
+
+    A reference method without geometry: consecutive crossings closer than
+    ``phase_ms`` are one event, at the sample where most σ is reached.
+    """
+    params = params or DetectParams()
+    n, n_ch = x.shape
+    if n == 0:
+        return Events.empty(n_ch)
+    a = np.abs(x) / sigma
+    above = a >= params.k_high
+    need = min(params.min_channels, n_ch)
+    hit = above.sum(axis=1) >= need
+    if not hit.any():
+        return Events.empty(n_ch)
+    s = np.where(hit, a.max(axis=1), 0.0)
+    dead = max(1, round(params.phase_ms * fs / 1000))
+    peaks, _ = sps.find_peaks(s, height=params.k_high, distance=dead)
+    channel = a[peaks].argmax(axis=1)
+    lo = np.maximum(peaks - dead, 0)
+    hi = np.minimum(peaks + dead + 1, n)
+    foot = np.array(
+        [(a[p0:p1] >= params.k_low).any(axis=0) for p0, p1 in zip(lo, hi, strict=True)], dtype=bool
+    ).reshape(-1, n_ch)
+    return Events(peaks.astype(np.int64), channel.astype(np.int64), foot)
+
+
+def data_neighbourhood(x: np.ndarray, n_neighbours: int = 8) -> Neighbourhood:
+    """Neighbourhoods estimated from the data when the geometry is unknown.
+
+    Neighbouring electrodes see the same MUAPs with similar size and timing.
+    Each channel's neighbours are the ``n_neighbours`` channels whose
+    noise-normalised traces differ least from its own (root-mean-square
+    difference over the samples where some channel is well above noise —
+    unlike a correlation, this also weighs how large each MUAP is there),
+    made symmetric.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n_samples, n_channels)
+        Band-passed traces (a minute or so, ideally with MUAPs in it).
+    n_neighbours : int
+        Neighbours per channel.
+    """
+    n_ch = x.shape[1]
+    if n_ch == 1:
+        return Neighbourhood(np.zeros((1, 1), dtype=bool))
+    x = np.asarray(x, dtype=np.float64)
+    scale = np.median(np.abs(x), axis=0) * 1.4826
+    z = x / np.maximum(scale, 1e-12)
+    loud = (np.abs(z) > 4).any(axis=1)
+    if loud.sum() >= 50:
+        z = z[loud]
+    sq = (z**2).sum(axis=0)
+    dist = sq[:, None] + sq[None, :] - 2 * (z.T @ z)
+    np.fill_diagonal(dist, np.inf)
+    k = min(n_neighbours, n_ch - 1)
+    adj = np.zeros((n_ch, n_ch), dtype=bool)
+    best = np.argsort(dist, axis=1)[:, :k]
+    adj[np.repeat(np.arange(n_ch), k), best.reshape(-1)] = True
+    adj |= adj.T
+    return Neighbourhood(adj)

@@ -1,0 +1,144 @@
+import json
+
+import numpy as np
+import pytest
+
+from fasciq.analysis import AnalysisParams, ExecutionSettings, analyze
+from fasciq.errors import DataError, GridError, ParameterError
+from fasciq.evaluate import evaluate_result, match_events
+from fasciq.recording import ArrayRecording
+
+from .detect.simtruth import reference
+from .detect.synth import add_train, synth
+
+
+@pytest.fixture(scope="module")
+def als_sim():
+    from fasciq.simulate import simulate
+
+    sim = simulate(preset="als", duration_s=40.0, seed=3)
+    return sim, sim.recording.load()
+
+
+def test_end_to_end_on_simulated_als(als_sim):
+    sim, rec = als_sim
+    res = analyze(rec)
+    metrics = evaluate_result(res, reference(sim))
+    assert metrics["n_reference"] >= 20
+    assert metrics["f1"] >= 0.9
+    assert abs(metrics["rate_error"]) <= 0.1
+    s = res.summary
+    assert s["n_fp"] == len(res.fasciculations)
+    assert s["line_freq_hz"] == 50.0
+    # the simulated noisy channel is reported and left out
+    for label in sim.truth.bad_channels:
+        assert label in s["bad_channels"]
+    assert not set(res.fasciculations["channel"]) & set(sim.truth.bad_channels)
+    # rates: per minute of analysed time, with an exact interval around it
+    assert s["fp_per_min"] == pytest.approx(s["n_fp"] / (s["analysed_s"] / 60))
+    low, high = s["fp_per_min_ci95"]
+    assert low < s["fp_per_min"] < high
+    assert s["analysed_s"] + s["excluded_s"] == pytest.approx(rec.duration_s)
+    json.dumps(s)  # JSON-ready
+
+
+def test_chunk_length_does_not_change_results():
+    rec, _ = synth(duration_s=24.0, rate_per_min=240, seed=11, line_uv=15.0)
+    params = AnalysisParams()
+    a = analyze(rec, params, execution=ExecutionSettings(chunk_s=30.0))
+    b = analyze(rec, params, execution=ExecutionSettings(chunk_s=3.5, n_jobs=2))
+    assert len(a.fasciculations) == len(b.fasciculations) > 50
+    assert np.allclose(a.fasciculations["time_s"], b.fasciculations["time_s"], atol=1e-9)
+    assert np.allclose(
+        a.fasciculations["amplitude_uv"], b.fasciculations["amplitude_uv"], rtol=1e-4
+    )
+
+
+def test_voluntary_excluded_and_rest_fps_kept():
+    rec, times = synth(duration_s=40.0, rate_per_min=300, seed=12)
+    rec = add_train(rec, 10.0, 18.0, n_units=10, rate_hz=12.0, amp_uv=60.0)
+    rec = add_train(rec, 28.0, 32.0, n_units=1, rate_hz=9.0, amp_uv=90.0, seed=4)
+    res = analyze(rec)
+    vol = res.excluded[res.excluded.reason == "voluntary"]
+    covered = lambda t: ((vol.start_s <= t) & (vol.end_s >= t)).any()  # noqa: E731
+    assert covered(11.0) and covered(17.0) and covered(29.0) and covered(31.0)
+    assert vol.eval("end_s - start_s").sum() < 14.0  # about 12 s of contraction
+
+    def at_rest(t):
+        return t[~(((t > 9.5) & (t < 18.5)) | ((t > 27.5) & (t < 32.5)))]
+
+    rest = at_rest(times)
+    m = match_events(at_rest(res.fasciculations["time_s"].to_numpy()), rest, 0.01)
+    # 300 FP/min at rest are not mistaken for voluntary activity
+    assert m.true_positives >= 0.95 * len(rest)
+    assert m.false_positives <= 0.03 * len(rest)
+
+
+def test_no_rest_at_all_gives_no_rate():
+    rec, _ = synth(duration_s=12.0, rate_per_min=0, seed=13)
+    rec = add_train(rec, 0.0, 12.0, n_units=40, rate_hz=14.0, amp_uv=60.0)
+    res = analyze(rec)
+    s = res.summary
+    assert s["analysed_s"] < 1.0
+    assert s["n_fp"] == 0 or s["analysed_s"] > 0
+    if s["analysed_s"] == 0:
+        assert s["fp_per_min"] is None and s["fp_per_min_ci95"] is None
+
+
+def test_no_fp_gives_upper_bound():
+    rec, _ = synth(duration_s=30.0, rate_per_min=0, seed=14)
+    res = analyze(rec)
+    s = res.summary
+    assert s["n_fp"] == 0 and s["fp_per_min"] == 0.0
+    assert s["fp_per_min_upper95"] == pytest.approx(2.9957 / 0.5, rel=1e-3)
+
+
+def test_single_channel_and_no_geometry():
+    rec, times = synth(duration_s=20.0, rate_per_min=120, seed=15, amp_uv=150.0)
+    plain = ArrayRecording(rec.get_traces(), rec.fs)  # no grid
+    res = analyze(plain)
+    assert res.summary["neighbourhoods"].startswith("estimated")
+    m = match_events(res.fasciculations["time_s"].to_numpy(), times, 0.01)
+    assert m.true_positives >= 0.9 * len(times) and m.false_positives <= 0.1 * len(times)
+    one = ArrayRecording(rec.get_traces()[:, [27]], rec.fs)
+    res1 = analyze(one)
+    assert res1.summary["neighbourhoods"] == "single channel"
+    m1 = match_events(res1.fasciculations["time_s"].to_numpy(), times, 0.01)
+    assert m1.false_positives <= 0.1 * max(1, len(res1.fasciculations))
+
+
+def test_bad_inputs_have_clear_errors():
+    short = ArrayRecording(np.zeros((100, 4), dtype=np.float32), 2048.0)
+    with pytest.raises(DataError, match="shorter"):
+        analyze(short)
+    flat = ArrayRecording(np.zeros((20480, 8), dtype=np.float32), 2048.0)
+    with pytest.raises(DataError, match="no channel is usable") as err:
+        analyze(flat)
+    assert "flat" in str(err.value) and "Fix:" in str(err.value)
+    rec, _ = synth(duration_s=2.0, rate_per_min=0)
+    with pytest.raises(GridError, match="electrodes"):
+        rec.with_grid("13x5@8")
+    nan = rec.get_traces().copy()
+    nan[100, 3] = np.nan
+    with pytest.raises(DataError, match="NaN"):
+        analyze(ArrayRecording(nan, rec.fs))
+
+
+def test_params_from_dict_and_file(tmp_path):
+    p = AnalysisParams.from_dict({"line_freq": 60, "detect": {"k_high": 6.0}})
+    assert p.line_freq == 60 and p.detect.k_high == 6.0 and p.detect.k_low == 3.0
+    with pytest.raises(ParameterError, match="unknown parameter 'speed'"):
+        AnalysisParams.from_dict({"speed": 1})
+    with pytest.raises(ParameterError, match="k_hihg"):
+        AnalysisParams.from_dict({"detect": {"k_hihg": 6}})
+    with pytest.raises(ParameterError, match="unknown detection method"):
+        AnalysisParams.from_dict({"detect": {"method": "magic"}})
+    f = tmp_path / "p.toml"
+    f.write_text("line_freq = 50\n[activity]\nlevel_ratio = 2.0\n")
+    assert AnalysisParams.from_file(f).activity.level_ratio == 2.0
+    bad = tmp_path / "bad.toml"
+    bad.write_text("line_freq = = 3")
+    with pytest.raises(ParameterError, match="cannot parse"):
+        AnalysisParams.from_file(bad)
+    # the summary records every parameter, so a run can be repeated
+    assert AnalysisParams.from_dict(json.loads(json.dumps(p.to_dict()))) == p
