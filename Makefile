@@ -16,10 +16,12 @@ $(STAMP): pyproject.toml
 env: $(STAMP)
 
 demo: env
-	$(BIN)/fasciq simulate --preset als --duration 60 --grid GR08MM1305 --seed 1 \
+	$(BIN)/fasciq simulate --preset als --duration 120 --grid GR08MM1305 --seed 1 \
 		-o $(DEMO)/als.bdf --overwrite
 	$(BIN)/fasciq info $(DEMO)/als.bdf
-	@echo "demo recording: $(DEMO)/als.bdf"
+	$(BIN)/fasciq analyze $(DEMO)/als.bdf -o $(DEMO)/als_fasciq --overwrite
+	$(BIN)/fasciq evaluate $(DEMO)/als_fasciq $(DEMO)/als.truth.csv --overwrite
+	@echo "report: $$(cd $(DEMO)/als_fasciq && pwd)/report.html"
 
 # Headless Chromium for the report's browser test (Debian package); the test
 # skips with a message where it cannot be installed.

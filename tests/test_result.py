@@ -50,7 +50,14 @@ def _result(n=3):
 def test_round_trip(tmp_path):
     res = _result()
     out = res.save(tmp_path / "out")
-    assert sorted(os.listdir(out)) == ["excluded.csv", "fasciculations.csv", "summary.json"]
+    assert sorted(os.listdir(out)) == [
+        "excluded.csv",
+        "fasciculations.csv",
+        "report.html",
+        "summary.json",
+    ]
+    bare = res.save(tmp_path / "bare", report=False)
+    assert sorted(os.listdir(bare)) == ["excluded.csv", "fasciculations.csv", "summary.json"]
     back = Result.load(out)
     pd.testing.assert_frame_equal(back.fasciculations, res.fasciculations, check_dtype=False)
     pd.testing.assert_frame_equal(back.excluded, res.excluded, check_dtype=False)

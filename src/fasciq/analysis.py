@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import tempfile
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -60,6 +61,7 @@ from fasciq.signal.noise import (
     window_noise,
 )
 from fasciq.signal.quality import QualityParams, channel_quality
+from fasciq.units.params import SnippetParams, SortingParams
 from fasciq.validate import check_finite, check_positive
 
 Progress = Callable[[float, float], None]
@@ -82,7 +84,12 @@ class AnalysisParams:
     exclude_voluntary : bool
         Find and exclude voluntary activity (turn off only for recordings
         known to be entirely at rest).
-    bandpass, noise, detect, features, activity, artefacts, quality
+    sort_units : bool
+        Group the FPs into putative motor units (``unit`` column,
+        ``units.csv``); off, every FP keeps ``unit = -1``.
+    sorting_seed : int
+        Seed of the randomised steps of sorting (same seed, same units).
+    bandpass, noise, detect, features, activity, artefacts, quality, sorting
         Parameters of each stage.
     """
 
@@ -96,6 +103,9 @@ class AnalysisParams:
     activity: ActivityParams = field(default_factory=ActivityParams)
     artefacts: ArtefactParams = field(default_factory=ArtefactParams)
     quality: QualityParams = field(default_factory=QualityParams)
+    sort_units: bool = True
+    sorting_seed: int = 0
+    sorting: SortingParams = field(default_factory=SortingParams)
 
     def __post_init__(self) -> None:
         if self.line_freq is not None:
@@ -138,6 +148,9 @@ class AnalysisParams:
                         source=source,
                     )
                 sub_cls = type(default())
+                if sub_cls is SortingParams:
+                    kwargs[key] = SortingParams.from_dict(value)
+                    continue
                 names = {f.name for f in dataclasses.fields(sub_cls)}
                 unknown = sorted(set(value) - names)
                 if unknown:
@@ -380,6 +393,12 @@ class _Stream:
         )
         self.rows: list[dict[str, np.ndarray]] = []
         self.n_ecg = 0
+        # multichannel snippets for sorting, cut from the filtered blocks as the
+        # pass goes and spilled to a temporary file, so memory stays flat
+        self.snippet_params = SnippetParams()
+        self.snippets = _SnippetStore(self.fs, self.n_good, self.snippet_params)
+        if params.sort_units:
+            self.detect_margin = max(self.detect_margin, self.snippets.half_width + 2)
 
     # -- statistics ------------------------------------------------------------
     def _measure(self, start: int, raw: np.ndarray, filt: np.ndarray) -> None:
@@ -462,6 +481,8 @@ class _Stream:
         keep = ~ecg
         feats = {k: v[keep] for k, v in feats.items()}
         feats["sample"] = feats["peak_sample"] + block_start
+        if self.params.sort_units:
+            self.snippets.add(block, block_start, feats["sample"], self.rec.n_samples)
         self.rows.append(feats)
 
     # -- the pass ------------------------------------------------------------------
@@ -513,6 +534,88 @@ class _Stream:
         block = np.concatenate(parts, axis=0) if len(parts) > 1 else core
         self._detect(start, stop, block, block_start)
         self._prev = buffer.popleft()
+
+
+class _SnippetStore:
+    """Append-only store of ``(n_t, n_channels)`` float32 snippets in a temporary file."""
+
+    def __init__(self, fs: float, n_channels: int, params: SnippetParams) -> None:
+        from fasciq.units.snippets import window_samples
+
+        self.fs = fs
+        self.params = params
+        self.before, self.after = window_samples(fs, params)
+        self.half_width = max(self.before, self.after)
+        self.shape = (self.before + self.after + 1, n_channels)
+        self.count = 0
+        self._file: Any = None
+
+    def add(self, block: np.ndarray, block_start: int, samples: np.ndarray, n_total: int) -> None:
+        """Cut and store the snippets of ``samples`` from a filtered ``block``."""
+        from fasciq.units.snippets import snippets_from_chunk
+
+        if len(samples) == 0:
+            return
+        cut = snippets_from_chunk(
+            block, block_start, samples, self.fs, self.params, n_samples=n_total
+        )
+        if self._file is None:
+            self._file = tempfile.TemporaryFile(prefix="fasciq-snippets-")  # noqa: SIM115 - closed in close()
+        self._file.write(np.ascontiguousarray(cut, dtype=np.float32).tobytes())
+        self.count += len(samples)
+
+    def take(self, index: np.ndarray) -> np.ndarray:
+        """Snippets number ``index`` (in the order they were added)."""
+        out = np.zeros((len(index), *self.shape), dtype=np.float32)
+        if self._file is None or len(index) == 0:
+            return out
+        self._file.flush()
+        stored = np.memmap(self._file, dtype=np.float32, mode="r", shape=(self.count, *self.shape))
+        out[:] = stored[np.asarray(index, dtype=np.int64)]
+        del stored
+        return out
+
+    def close(self) -> None:
+        """Delete the temporary file."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def _sort(
+    recording: Recording,
+    params: AnalysisParams,
+    setup: _Setup,
+    stream: _Stream,
+    fps: pd.DataFrame,
+    snippet_index: np.ndarray,
+    analysed_s: float,
+) -> Any:
+    """Sort the kept FPs into units from the snippets cut during the pass."""
+    from fasciq.units.sorting import sort_units
+
+    good_idx = np.flatnonzero(setup.good)
+    kept = stream.snippets.take(snippet_index)
+    # bad channels are left out of detection; their columns stay zero so the
+    # snippets keep the grid's channel order
+    snippets = np.zeros((len(kept), kept.shape[1], recording.n_channels), dtype=np.float32)
+    snippets[:, :, good_idx] = kept
+    noise = np.full(recording.n_channels, np.nan)
+    tracked = np.nanmedian(stream.tracked, axis=0) if stream.n_windows else np.ones(len(good_idx))
+    noise[good_idx] = tracked
+    noise[~setup.good] = np.nanmedian(tracked)
+    return sort_units(
+        snippets,
+        fps["time_s"].to_numpy(dtype=np.float64),
+        recording.fs,
+        grid=recording.grid,
+        params=params.sorting,
+        seed=params.sorting_seed,
+        centre=stream.snippets.before,
+        analysed_s=analysed_s,
+        noise_uv=noise,
+        channel_labels=recording.channel_labels,
+    )
 
 
 def _prefetch(source):
@@ -607,6 +710,7 @@ def analyze(
         cat = {}
     good_idx = np.flatnonzero(setup.good)
     if cat and len(cat["sample"]):
+        cat["snippet_index"] = np.arange(len(cat["sample"]))
         order = np.argsort(cat["sample"], kind="stable")
         cat = {k: v[order] for k, v in cat.items()}
         times = cat["sample"] / fs
@@ -653,17 +757,37 @@ def analyze(
                 },
             }
         )
+        snippet_index = cat["snippet_index"][keep]
     else:
         fps = empty_fp_table()
+        snippet_index = np.zeros(0, dtype=np.int64)
 
     excluded_s = float((excl_arr[:, 1] - excl_arr[:, 0]).sum()) if len(excl_arr) else 0.0
     analysed_s = max(0.0, duration - excluded_s)
+    sorting = None
+    try:
+        if params.sort_units:
+            sorting = _sort(recording, params, setup, stream, fps, snippet_index, analysed_s)
+            fps["unit"] = np.asarray(sorting.labels, dtype=np.int64)
+    finally:
+        stream.snippets.close()
     summary = _summary(
         recording, params, execution, setup, fps, excluded, excl_arr, analysed_s, excluded_s, stream
     )
+    if sorting is not None:
+        summary.update(sorting.to_summary())
+        summary["n_units"] = int(sorting.n_units)
+        for key in ("doublets", "isolated", "continual", "time_locked_pairs"):
+            summary[key] = summary["patterns"].get(key)
     if progress is not None:
         progress(duration, duration)
-    return Result(fps, excluded, summary)
+    return Result(
+        fps,
+        excluded,
+        summary,
+        units=None if sorting is None else sorting.units,
+        sorting=sorting,
+    )
 
 
 def _analysed_between(excl: np.ndarray, a: float, b: float) -> float:

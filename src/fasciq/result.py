@@ -5,7 +5,10 @@
 * ``fasciculations.csv`` — one row per FP;
 * ``excluded.csv`` — ``start_s,end_s,reason`` of every span not analysed;
 * ``summary.json`` — rates, analysed time, bad channels, provenance and
-  every parameter used.
+  every parameter used;
+* ``units.csv`` and ``templates.npz`` — the putative motor units, when the
+  FPs were sorted;
+* ``report.html`` — the human-readable report.
 
 Writing is atomic: everything goes into a hidden temporary folder beside
 ``outdir`` that is renamed onto it only when complete, so an interrupted run
@@ -75,11 +78,19 @@ class Result:
     summary : dict
         Rates with their 95 % interval, analysed and excluded time, bad
         channels, mains frequency, provenance and parameters.
+    units : DataFrame or None
+        One row per putative motor unit (the ``units.csv`` columns), when
+        the FPs were sorted.
+    sorting : SortingResult or None
+        The full sorting (templates, examples, patterns) of a fresh
+        analysis; ``None`` after :meth:`load`.
     """
 
     fasciculations: pd.DataFrame
     excluded: pd.DataFrame
     summary: dict[str, Any] = field(default_factory=dict)
+    units: pd.DataFrame | None = None
+    sorting: Any = None
 
     @property
     def per_minute(self) -> pd.DataFrame:
@@ -89,7 +100,14 @@ class Result:
             columns=["start_s", "end_s", "analysed_s", "n_fp", "fp_per_min"],
         )
 
-    def save(self, outdir: str | os.PathLike[str], overwrite: bool = False) -> Path:
+    def save(
+        self,
+        outdir: str | os.PathLike[str],
+        overwrite: bool = False,
+        *,
+        recording: Any = None,
+        report: bool = True,
+    ) -> Path:
         """Write the result files into ``outdir`` atomically.
 
         Parameters
@@ -98,6 +116,11 @@ class Result:
             Folder to create.
         overwrite : bool
             Replace an existing non-empty folder.
+        recording : Recording or path, optional
+            The analysed recording, for the report's example FPs (read from
+            ``summary.json``'s source when not given).
+        report : bool
+            Also write ``report.html``.
 
         Returns
         -------
@@ -110,10 +133,17 @@ class Result:
         try:
             self.fasciculations.to_csv(tmp / "fasciculations.csv", index=False, float_format="%.6g")
             self.excluded.to_csv(tmp / "excluded.csv", index=False, float_format="%.6f")
-            # written last: a folder with summary.json is a finished folder
+            if self.sorting is not None:
+                from fasciq.units.output import save_sorting
+
+                save_sorting(self.sorting, tmp)
+            elif self.units is not None:
+                self.units.to_csv(tmp / "units.csv", index=False, float_format="%.6g")
             (tmp / "summary.json").write_text(
                 json.dumps(_jsonable(self.summary), indent=2), encoding="utf-8"
             )
+            if report:
+                self._render_report(tmp, recording)
             old = None
             if out.exists():
                 old = out.parent / f".{out.name}.old-{os.getpid()}"
@@ -148,7 +178,22 @@ class Result:
                 fix="re-run fasciq analyze with --overwrite",
                 source=out,
             ) from exc
-        return cls(fps, excluded, summary)
+        units = None
+        if (out / "units.csv").is_file():
+            units = pd.read_csv(out / "units.csv")
+        return cls(fps, excluded, summary, units=units)
+
+    @staticmethod
+    def _render_report(folder: Path, recording: Any) -> None:
+        """Write ``report.html``; a failure here never costs the results themselves."""
+        from fasciq._logging import logger
+        from fasciq.errors import FasciqError
+        from fasciq.report.html import render_report
+
+        try:
+            render_report(folder, recording=recording, overwrite=True)
+        except (FasciqError, OSError, ValueError) as exc:
+            logger.warning("report.html was not written: %s", exc)
 
     def __repr__(self) -> str:
         rate = self.summary.get("fp_per_min")

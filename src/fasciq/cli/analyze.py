@@ -54,7 +54,11 @@ def analyze(
     ] = 1,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
-    """Detect fasciculation potentials; write fasciculations.csv, excluded.csv, summary.json."""
+    """Detect and sort fasciculation potentials; write the results and report.html.
+
+    Writes fasciculations.csv, excluded.csv, summary.json, units.csv,
+    templates.npz and report.html into the output folder, atomically.
+    """
     import dataclasses
 
     from fasciq.analysis import AnalysisParams, ExecutionSettings
@@ -85,7 +89,7 @@ def analyze(
             execution=execution,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
-    result.save(out, overwrite=overwrite)
+    result.save(out, overwrite=overwrite, recording=rec)
     s = result.summary
     if s["fp_per_min"] is None:
         rate = "no rate: nothing could be analysed"

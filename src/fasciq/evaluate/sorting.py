@@ -39,7 +39,7 @@ def sorting_metrics(detected_units: np.ndarray, truth_units: np.ndarray) -> dict
             in_d = det == d
             tp = float((in_u & in_d).sum())
             best = max(best, 2 * tp / (in_u.sum() + in_d.sum()))
-        unit_f1[str(int(u))] = best
+        unit_f1[str(int(u))] = float(best)
     return {
         "ari": ari,
         "n_units_found": len(np.unique(det[det >= 0])),

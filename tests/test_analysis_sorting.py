@@ -1,0 +1,65 @@
+"""End to end: analyze sorts the FPs it finds into motor units and writes them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import fasciq
+from fasciq.evaluate import evaluate_result
+from fasciq.result import Result
+from fasciq.simulate import simulate
+
+
+@pytest.fixture(scope="module")
+def analysed():
+    sim = simulate(preset="als", duration_s=60.0, grid="GR08MM1305", fs=2048.0, seed=2)
+    return sim, fasciq.analyze(sim.recording)
+
+
+def test_units_match_the_simulated_pool(analysed):
+    sim, result = analysed
+    fps = sim.truth.discharges.query("kind == 'fasciculation'")
+    counts = fps["unit"].value_counts()
+    identifiable = int((counts >= 3).sum())  # a unit needs a few discharges to be seen as one
+    metrics = evaluate_result(result, sim.truth)
+    assert metrics["f1"] >= 0.9
+    sorting = metrics["sorting"]
+    assert sorting["ari"] >= 0.75
+    assert abs(result.summary["n_units"] - identifiable) <= 3
+    assert result.summary["n_units"] == len(result.units)
+    labels = result.fasciculations["unit"]
+    assert set(labels[labels >= 0]) == set(result.units["unit"])
+    assert (result.units["n_fp"].sum() + (labels < 0).sum()) == len(labels)
+
+
+def test_units_are_saved_and_reloaded(analysed, tmp_path):
+    sim, result = analysed
+    out = result.save(tmp_path / "out", recording=sim.recording)
+    for name in ("units.csv", "templates.npz", "report.html"):
+        assert (out / name).is_file(), name
+    back = Result.load(out)
+    pd.testing.assert_frame_equal(
+        back.fasciculations[["time_s", "unit"]],
+        result.fasciculations[["time_s", "unit"]],
+        check_dtype=False,
+    )
+    assert len(back.units) == result.summary["n_units"]
+    with np.load(out / "templates.npz") as npz:
+        first = int(result.units["unit"].iloc[0])
+        assert npz[f"unit_{first}"].shape[1] == sim.recording.n_channels
+
+
+def test_sorting_can_be_switched_off_and_is_deterministic(analysed):
+    sim, result = analysed
+    plain = fasciq.analyze(sim.recording, fasciq.AnalysisParams(sort_units=False))
+    assert (plain.fasciculations["unit"] == -1).all()
+    assert plain.summary["n_units"] == 0
+    np.testing.assert_array_equal(
+        plain.fasciculations["time_s"].to_numpy(), result.fasciculations["time_s"].to_numpy()
+    )
+    again = fasciq.analyze(sim.recording)
+    np.testing.assert_array_equal(
+        again.fasciculations["unit"].to_numpy(), result.fasciculations["unit"].to_numpy()
+    )
