@@ -45,14 +45,17 @@ def _root(
             logger.addHandler(RichHandler(show_path=False))
 
 
-# register commands (each module adds itself to `app`)
-from fasciq.cli import evaluate as _evaluate  # noqa: E402,F401
-from fasciq.cli import info as _info  # noqa: E402,F401
-from fasciq.cli import grids as _grids  # noqa: E402,F401
-from fasciq.cli import analyze as _analyze  # noqa: E402,F401
-from fasciq.cli import report as _report  # noqa: E402,F401
-from fasciq.cli import export as _export  # noqa: E402,F401
-from fasciq.cli import simulate as _simulate  # noqa: E402,F401
-from fasciq.cli import batch as _batch  # noqa: E402,F401
-from fasciq.cli import query as _query  # noqa: E402,F401
-from fasciq.cli import cohort as _cohort  # noqa: E402,F401
+# register commands: each module adds itself to `app`; the order here is the
+# order of `fasciq --help`
+from fasciq.cli import (  # noqa: E402, F401, I001
+    info,
+    grids,
+    simulate,
+    analyze,
+    evaluate,
+    report,
+    export,
+    batch,
+    query,
+    cohort,
+)
