@@ -1,14 +1,32 @@
 """Benchmark of motor-unit sorting on simulated recordings.
 
-FPs are the simulator's true fasciculation times (peak time) with ±1 ms
-uniform jitter, outside voluntary epochs; each recording is sorted and
-compared with the truth (adjusted Rand index, units found, conduction
-velocity of units with ≥ 10 discharges, stable/unstable agreement).
-The sorting time is compared with the analysis time of a 30-minute
-recording (``fasciq.analysis.analyze``), sorting that recording's
-detected FPs.
+Each recording is sorted twice:
 
-Run ``python benchmarks/bench_sorting.py [--quick]``; prints a table and
+* ``truth`` — FPs at the simulator's true fasciculation times (largest
+  peak) with ±1 ms uniform jitter, outside voluntary epochs: the sorter
+  alone, with perfect detection.
+* ``detected`` — the FPs found by ``fasciq.analyze``; each is matched to a
+  true discharge (``fasciq.evaluate.match_events``, 10 ms) and the
+  agreement is measured on the matched FPs (the unmatched, false
+  detections, are sorted too but have no true unit).
+
+Scored against the targets: median adjusted Rand index ≥ 0.90; number of
+units within ±1 of the truth for ≥ 80 % of recordings with ≤ 15 active
+units; conduction velocity within 15 % for units with ≥ 10 discharges;
+stable/unstable agreement on ``als-late``. The **true unit count** is the
+number of units with at least 3 discharges among the sorted FPs (at rest,
+and, in the detected mode, detected): a unit seen once or twice cannot be
+told from noise or from a variant of another unit by any sorter, so it is
+not counted as "missed" (the table also lists all units and those with ≥ 5).
+
+The sorting time is measured on a 30-minute recording's detected FPs from
+already-cut snippets (``sort_units``, as when snippets are cut inside the
+analysis's chunk pass) and compared with the analysis time without
+sorting; the time of cutting the snippets in a second pass over the
+recording is listed apart, and, where the analysis sorts, the time of the
+analysis with sorting on. Timings share the machine with other work.
+
+Run ``python benchmarks/bench_sorting.py [--quick]``; prints the tables and
 writes ``benchmarks/results/bench_sorting.json``.
 """
 
@@ -16,15 +34,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import platform
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+import fasciq
+from fasciq.evaluate.matching import match_events
 from fasciq.evaluate.sorting import sorting_metrics
 from fasciq.simulate import NoiseParams, simulate
-from fasciq.units import sort_recording
+from fasciq.units import SnippetParams, sort_units
+from fasciq.units.snippets import estimate_noise, extract_snippets, snippet_filter, window_samples
 
 CASES = [
     # preset, duration_s, seed, white noise (µV)
@@ -43,8 +65,11 @@ CASES = [
     ("post-exertion", 300, 23, 2.0),
 ]
 
+#: Fewest discharges (among the sorted FPs) of a unit that counts as present.
+MIN_TRUE_FP = 3
 
-def _truth_fps(sim, rng: np.random.Generator) -> tuple[np.ndarray, pd.DataFrame]:
+
+def _truth_fps(sim, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     d = sim.truth.discharges
     d = d[d.kind == "fasciculation"]
     keep = np.ones(len(d), dtype=bool)
@@ -52,121 +77,219 @@ def _truth_fps(sim, rng: np.random.Generator) -> tuple[np.ndarray, pd.DataFrame]
         keep &= ~((d.peak_time_s >= a - 0.5) & (d.peak_time_s <= b + 0.5)).to_numpy()
     d = d[keep]
     times = d.peak_time_s.to_numpy() + rng.uniform(-1e-3, 1e-3, len(d))
-    return times, d
+    return times, d.unit.to_numpy()
 
 
-def run_case(preset: str, duration: float, seed: int, white: float) -> dict:
-    sim = simulate(preset=preset, duration_s=duration, seed=seed, noise=NoiseParams(white_uv=white))
-    times, d = _truth_fps(sim, np.random.default_rng(seed))
-    res = sort_recording(sim.recording, times, seed=0)
-    m = sorting_metrics(res.labels, d.unit.to_numpy())
-    units = sim.truth.units.set_index("unit")
-    counts = d.unit.value_counts()
+def _detection_only() -> fasciq.AnalysisParams | None:
+    """Analysis parameters with sorting off, where the analysis can sort."""
+    fields = getattr(fasciq.AnalysisParams, "__dataclass_fields__", {})
+    return fasciq.AnalysisParams(sort_units=False) if "sort_units" in fields else None
+
+
+def _detected_fps(sim) -> tuple[np.ndarray, np.ndarray, float, float]:
+    t0 = time.perf_counter()
+    result = fasciq.analyze(sim.recording, _detection_only())
+    analyse_s = time.perf_counter() - t0
+    times = result.fasciculations.time_s.to_numpy()
+    d = sim.truth.discharges
+    d = d[d.kind == "fasciculation"]
+    m = match_events(times, d.peak_time_s.to_numpy())
+    truth = np.full(len(times), -1, dtype=np.int64)
+    truth[m.detected_index] = d.unit.to_numpy()[m.truth_index]
+    return times, truth, float(result.summary["analysed_s"]), analyse_s
+
+
+def _score(res, truth: np.ndarray, units: pd.DataFrame) -> dict:
+    ok = truth >= 0
+    m = sorting_metrics(res.labels[ok], truth[ok])
+    counts = pd.Series(truth[ok]).value_counts()
     cv_err, stab = [], []
     for row in res.units.itertuples():
-        members = d.unit.to_numpy()[res.labels == row.unit]
+        members = truth[(res.labels == row.unit) & ok]
+        if members.size == 0:
+            continue
         true_unit = int(pd.Series(members).mode()[0])
         if row.n_fp >= 10 and np.isfinite(row.cv_m_s):
-            cv_err.append(
-                abs(row.cv_m_s - units.loc[true_unit, "cv_m_s"]) / units.loc[true_unit, "cv_m_s"]
-            )
+            true_cv = units.loc[true_unit, "cv_m_s"]
+            cv_err.append(abs(row.cv_m_s - true_cv) / true_cv)
         stab.append((bool(row.stable), bool(units.loc[true_unit, "stable"]), float(row.stability)))
-    n_true = int(m["n_units_true"])
+    n_true = int((counts >= MIN_TRUE_FP).sum())
     return {
-        "preset": preset,
-        "duration_s": duration,
-        "seed": seed,
-        "white_noise_uv": white,
-        "n_fp": len(times),
+        "n_fp": len(truth),
+        "n_fp_matched": int(ok.sum()),
         "n_units_true": n_true,
+        "n_units_true_all": int(m["n_units_true"]),
         "n_units_true_ge5": int((counts >= 5).sum()),
-        "n_units_found": int(m["n_units_found"]),
+        "n_units_found": int(res.n_units),
+        "within_1": bool(abs(res.n_units - n_true) <= 1),
         "ari": float(m["ari"]),
-        "unassigned": float((res.labels < 0).mean()) if len(times) else 0.0,
+        "unassigned": float((res.labels < 0).mean()) if len(truth) else 0.0,
         "cv_errors": cv_err,
         "stability": stab,
         "sort_s": res.elapsed_s,
     }
 
 
-def timing(duration: float = 1800.0) -> dict:
-    from fasciq.analysis import analyze
+def run_case(preset: str, duration: float, seed: int, white: float) -> dict:
+    sim = simulate(preset=preset, duration_s=duration, seed=seed, noise=NoiseParams(white_uv=white))
+    rec = sim.recording
+    sp = SnippetParams()
+    sos = snippet_filter(rec, sp)
+    noise = estimate_noise(rec, sos, sp.prescan_s)
+    before, _ = window_samples(rec.fs, sp)
+    units = sim.truth.units.set_index("unit")
+    out = {"preset": preset, "duration_s": duration, "seed": seed, "white_noise_uv": white}
+    truth_times, truth_units = _truth_fps(sim, np.random.default_rng(seed))
+    det_times, det_units, analysed_s, analyse_s = _detected_fps(sim)
+    for mode, times, labels, analysed in (
+        ("truth", truth_times, truth_units, rec.duration_s),
+        ("detected", det_times, det_units, analysed_s),
+    ):
+        snippets = extract_snippets(rec, times, sp, sos=sos)
+        res = sort_units(
+            snippets,
+            times,
+            rec.fs,
+            grid=rec.grid,
+            seed=0,
+            centre=before,
+            analysed_s=analysed,
+            noise_uv=noise,
+        )
+        out[mode] = _score(res, labels, units)
+    out["detected"]["analyse_s"] = analyse_s
+    return out
 
-    sim = simulate(preset="bfs", duration_s=duration, seed=99)
-    t0 = time.perf_counter()
-    result = analyze(sim.recording)
-    analyze_s = time.perf_counter() - t0
-    times = result.fasciculations.time_s.to_numpy()
-    t0 = time.perf_counter()
-    res = sort_recording(sim.recording, times, seed=0, analysed_s=result.summary["analysed_s"])
-    sort_total = time.perf_counter() - t0
+
+def summarise(rows: list[dict], mode: str) -> dict:
+    r = [row[mode] for row in rows]
+    aris = [x["ari"] for x in r]
+    within = [x["within_1"] for x in r if x["n_units_true"] <= 15]
+    within_all = [abs(x["n_units_found"] - x["n_units_true_all"]) <= 1 for x in r]
+    within5 = [abs(x["n_units_found"] - x["n_units_true_ge5"]) <= 1 for x in r]
+    cv = np.array([e for x in r for e in x["cv_errors"]])
+    late = [s for row in rows if row["preset"] == "als-late" for s in row[mode]["stability"]]
+    unstable_called = [a for a, b, _ in late if not b]
+    stable_called = [a for a, b, _ in late if b]
     return {
+        "median_ari": float(np.median(aris)),
+        "min_ari": float(np.min(aris)),
+        "units_within_1_of_truth": float(np.mean(within)),
+        "units_within_1_counting_all_true_units": float(np.mean(within_all)),
+        "units_within_1_of_units_with_ge5": float(np.mean(within5)),
+        "cv_units": int(cv.size),
+        "cv_within_15pct": float(np.mean(cv < 0.15)) if cv.size else None,
+        "cv_median_abs_error": float(np.median(cv)) if cv.size else None,
+        "als_late_stability_accuracy": float(np.mean([a == b for a, b, _ in late]))
+        if late
+        else None,
+        "als_late_unstable_detected": float(np.mean([not a for a in unstable_called]))
+        if unstable_called
+        else None,
+        "als_late_stable_kept": float(np.mean(stable_called)) if stable_called else None,
+    }
+
+
+def timing(duration: float = 1800.0) -> dict:
+    sim = simulate(preset="bfs", duration_s=duration, seed=99)
+    rec = sim.recording
+    t0 = time.perf_counter()
+    result = fasciq.analyze(rec, _detection_only())
+    analyse_s = time.perf_counter() - t0
+    times = result.fasciculations.time_s.to_numpy()
+    sp = SnippetParams()
+    t0 = time.perf_counter()
+    sos = snippet_filter(rec, sp)
+    noise = estimate_noise(rec, sos, sp.prescan_s)
+    snippets = extract_snippets(rec, times, sp, sos=sos)
+    cut_s = time.perf_counter() - t0
+    before, _ = window_samples(rec.fs, sp)
+    res = sort_units(
+        snippets,
+        times,
+        rec.fs,
+        grid=rec.grid,
+        seed=0,
+        centre=before,
+        analysed_s=result.summary["analysed_s"],
+        noise_uv=noise,
+    )
+    out = {
         "recording_s": duration,
         "n_fp_detected": len(times),
-        "analyze_s": analyze_s,
-        "sort_total_s": sort_total,
-        "sort_core_s": res.elapsed_s,
+        "analyse_without_sorting_s": analyse_s,
+        "cut_snippets_second_pass_s": cut_s,
+        "sort_from_snippets_s": res.elapsed_s,
         "n_units": res.n_units,
-        "added_fraction": sort_total / analyze_s,
+        "sort_fraction_of_analysis": res.elapsed_s / analyse_s,
+        "snippet_mb": snippets.nbytes / 2**20,
     }
+    if _detection_only() is not None:
+        # the analysis cutting snippets in its own chunk pass and sorting them
+        t0 = time.perf_counter()
+        full = fasciq.analyze(rec)
+        out["analyse_with_sorting_s"] = time.perf_counter() - t0
+        out["analyse_with_sorting_n_units"] = int(full.summary.get("n_units", -1))
+        out["added_fraction_in_analysis"] = out["analyse_with_sorting_s"] / analyse_s - 1.0
+    return out
+
+
+def _print_table(rows: list[dict], mode: str) -> None:
+    print(
+        f"\n[{mode}] {'preset':14s} {'dur':>5s} {'noise':>5s} {'n_fp':>5s} {'true':>4s} "
+        f"{'all':>3s} {'≥5':>3s} {'found':>5s} {'ARI':>6s} {'unass':>6s} {'sort_s':>6s}"
+    )
+    for row in rows:
+        r = row[mode]
+        print(
+            f"{'':{len(mode) + 3}s}{row['preset']:14s} {row['duration_s']:5.0f} "
+            f"{row['white_noise_uv']:5.1f} {r['n_fp']:5d} {r['n_units_true']:4d} "
+            f"{r['n_units_true_all']:3d} {r['n_units_true_ge5']:3d} {r['n_units_found']:5d} "
+            f"{r['ari']:6.3f} {r['unassigned']:6.2f} {r['sort_s']:6.2f}"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="skip the 30-minute timing")
     args = parser.parse_args()
+    t_start = time.perf_counter()
     rows = []
-    print("FPs: simulator truth times with ±1 ms jitter (not yet detected FPs)")
-    print(
-        f"{'preset':14s} {'dur':>5s} {'noise':>5s} {'n_fp':>5s} {'true':>4s} "
-        f"{'≥5':>3s} {'found':>5s} {'ARI':>6s} {'unass':>6s} {'sort_s':>6s}"
-    )
     for case in CASES:
-        r = run_case(*case)
-        rows.append(r)
-        print(
-            f"{r['preset']:14s} {r['duration_s']:5.0f} {r['white_noise_uv']:5.1f} "
-            f"{r['n_fp']:5d} {r['n_units_true']:4d} {r['n_units_true_ge5']:3d} "
-            f"{r['n_units_found']:5d} {r['ari']:6.3f} {r['unassigned']:6.2f} {r['sort_s']:6.2f}"
-        )
-    aris = [r["ari"] for r in rows]
-    within = [
-        abs(r["n_units_found"] - r["n_units_true"]) <= 1 for r in rows if r["n_units_true"] <= 15
-    ]
-    within5 = [abs(r["n_units_found"] - r["n_units_true_ge5"]) <= 1 for r in rows]
-    cv = np.array([e for r in rows for e in r["cv_errors"]])
-    late = [s for r in rows if r["preset"] == "als-late" for s in r["stability"]]
-    stab_acc = float(np.mean([a == b for a, b, _ in late])) if late else None
-    unstable_called = [a for a, b, _ in late if not b]
-    stable_called = [a for a, b, _ in late if b]
-    summary = {
-        "fp_source": "truth peak times + uniform ±1 ms jitter",
-        "median_ari": float(np.median(aris)),
-        "units_within_1_of_truth": float(np.mean(within)),
-        "units_within_1_of_truth_ge5_discharges": float(np.mean(within5)),
-        "cv_units": int(cv.size),
-        "cv_within_15pct": float(np.mean(cv < 0.15)) if cv.size else None,
-        "cv_median_abs_error": float(np.median(cv)) if cv.size else None,
-        "als_late_stability_accuracy": stab_acc,
-        "als_late_unstable_detected": float(np.mean([not a for a in unstable_called]))
-        if unstable_called
-        else None,
-        "als_late_stable_kept": float(np.mean(stable_called)) if stable_called else None,
+        rows.append(run_case(*case))
+        print(f"done {case}", flush=True)
+    summary = {}
+    for mode in ("truth", "detected"):
+        _print_table(rows, mode)
+        summary[mode] = summarise(rows, mode)
+        print(json.dumps(summary[mode], indent=2))
+    out = {
+        "true_unit_rule": f"units with ≥ {MIN_TRUE_FP} FPs among the sorted FPs",
+        "summary": summary,
+        "cases": rows,
+        "machine": {"python": platform.python_version(), "platform": platform.platform()},
     }
-    print(json.dumps(summary, indent=2))
-    out = {"summary": summary, "cases": rows}
     if not args.quick:
         t = timing()
         out["timing_30min"] = t
         print(
-            f"30-min bfs: analyze {t['analyze_s']:.1f} s, {t['n_fp_detected']} FPs detected, "
-            f"sorting {t['sort_total_s']:.1f} s (+{100 * t['added_fraction']:.1f} %), "
+            f"\n30-min bfs: analysis {t['analyse_without_sorting_s']:.1f} s, "
+            f"{t['n_fp_detected']} FPs; "
+            f"sorting from cut snippets {t['sort_from_snippets_s']:.1f} s "
+            f"(+{100 * t['sort_fraction_of_analysis']:.1f} % of the analysis); cutting "
+            f"snippets in a second pass {t['cut_snippets_second_pass_s']:.1f} s; "
             f"{t['n_units']} units"
         )
+        if "analyse_with_sorting_s" in t:
+            print(
+                f"analysis with sorting in its chunk pass {t['analyse_with_sorting_s']:.1f} s "
+                f"(+{100 * t['added_fraction_in_analysis']:.1f} %)"
+            )
+    out["benchmark_s"] = time.perf_counter() - t_start
     path = Path(__file__).parent / "results" / "bench_sorting.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, indent=2, default=float))
-    print(f"wrote {path}")
+    print(f"wrote {path} ({out['benchmark_s']:.0f} s)")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from fasciq.units.params import (
     SnippetParams,
     SortingParams,
 )
-from fasciq.units.snippets import extract_snippets
+from fasciq.units.snippets import extract_snippets, snippets_from_chunk
 from fasciq.units.sorting import UNIT_COLUMNS, SortingResult, sort_recording, sort_units
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "SortingResult",
     "extract_snippets",
     "save_sorting",
+    "snippets_from_chunk",
     "sort_recording",
     "sort_units",
 ]

@@ -1,20 +1,42 @@
-"""Density-based clustering of FP features, splitting of mixed clusters, merging of twins.
+"""Clustering of FP features, splitting of mixed clusters, merging of one unit's clusters.
 
 HDBSCAN needs no preset number of units: it keeps the groups of FPs that
 stay dense over a range of scales and leaves the rest as noise (-1). A
 cluster found at the global scale may still hold two units with similar
 features; each cluster is therefore re-clustered on its own principal
 components and split when it falls apart into parts of sizeable weight.
-Clusters whose templates match after alignment and whose amplitude maps
-agree are then merged (one unit whose discharges differ in detail, e.g.
-an unstable reinnervated unit, is one unit).
+Clusters that are one unit are then merged (:func:`merge_units`): twins
+(templates and amplitude maps that match after alignment), or clusters
+whose discharges are not separable beyond what noise explains given their
+counts (:func:`separation`) — so noise does not split a unit at any noise
+level. Clusters of one unit timed on distant phases are found by
+:func:`alias_groups`. A unit with only a few discharges is too small for
+density clustering; :func:`small_units` groups such FPs when every pair
+agrees within noise (:func:`pair_distances`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from fasciq.units.features import fit_features, peak_to_peak
+from fasciq.units.features import fit_features, peak_to_peak, take_windows
+from fasciq.units.params import ClusterParams
+from fasciq.units.templates import template_channels
+
+#: Members of a cluster looked at when judging a merge (spread evenly over it).
+MAX_MERGE_MEMBERS = 200
+
+#: Twins (alike templates) merge unless their d′ exceeds this many times ``merge_dprime``.
+TWIN_DPRIME = 2.0
+
+
+#: A cluster this many times smaller than another, whose template and map
+#: correlate with it at least this much, merges unless d′ exceeds
+#: ``SATELLITE_DPRIME`` times ``merge_dprime``.
+SATELLITE_RATIO = 10
+SATELLITE_CORRELATION = 0.8
+SATELLITE_MAP_CORRELATION = 0.95
+SATELLITE_DPRIME = 3.0
 
 
 def density_clusters(features: np.ndarray, min_cluster_size: int) -> np.ndarray:
@@ -51,34 +73,6 @@ def density_clusters(features: np.ndarray, min_cluster_size: int) -> np.ndarray:
     return labels.astype(np.int64)
 
 
-def template_similarity(a: np.ndarray, b: np.ndarray, max_lag: int) -> float:
-    """Largest normalised inner product of two multichannel templates over lags.
-
-    Parameters
-    ----------
-    a, b : ndarray, shape (n_window, n_channels)
-        Templates.
-    max_lag : int
-        Lags ``-max_lag..max_lag`` (samples) are tried.
-
-    Returns
-    -------
-    float
-        In ``[-1, 1]``; 1 for identical shapes up to a shift.
-    """
-    n = a.shape[0]
-    best = -1.0
-    for lag in range(-max_lag, max_lag + 1):
-        if lag >= 0:
-            x, y = a[lag:], b[: n - lag]
-        else:
-            x, y = a[: n + lag], b[-lag:]
-        den = np.sqrt(float((x * x).sum()) * float((y * y).sum()))
-        if den > 0:
-            best = max(best, float((x * y).sum()) / den)
-    return best
-
-
 def map_correlation(a: np.ndarray, b: np.ndarray) -> float:
     """Pearson correlation of two peak-to-peak maps (1 for a single channel)."""
     if a.size < 2:
@@ -89,88 +83,504 @@ def map_correlation(a: np.ndarray, b: np.ndarray) -> float:
     return float(((a - a.mean()) * (b - b.mean())).mean() / (sa * sb))
 
 
-def mergeable(
-    a: np.ndarray,
-    b: np.ndarray,
-    max_lag: int,
-    min_correlation: float,
-    min_map_correlation: float,
-    max_amplitude_ratio: float,
-) -> bool:
-    """Whether two templates are one unit (shape, amplitude map and size agree)."""
-    pa, pb = peak_to_peak(a[None])[0], peak_to_peak(b[None])[0]
-    ratio = max(pa.max(), pb.max()) / max(min(pa.max(), pb.max()), 1e-12)
-    if ratio > max_amplitude_ratio:
-        return False
-    if map_correlation(pa, pb) < min_map_correlation:
-        return False
-    return template_similarity(a, b, max_lag) >= min_correlation
-
-
-def merge_clusters(
-    labels: np.ndarray,
-    templates: np.ndarray,
-    units: np.ndarray,
-    max_lag: int,
-    min_correlation: float,
-    min_map_correlation: float,
-    max_amplitude_ratio: float,
-) -> np.ndarray:
-    """Relabel so that mergeable clusters share one label.
-
-    Pairs are merged greedily from the most similar, each merge checked
-    against every member of both groups (complete linkage), so a chain of
-    slightly different clusters does not collapse into one.
+def lagged_similarity(a_wide: np.ndarray, b_wide: np.ndarray, max_lag: int) -> tuple[float, int]:
+    """Best normalised inner product of two templates and the lag that gives it.
 
     Parameters
     ----------
-    labels : array of int
-        Cluster of each FP (-1: none).
-    templates : ndarray, shape (n_units, n_window, n_channels)
-        Template of each cluster in ``units``.
-    units : array of int
-        Cluster labels, in the order of ``templates``.
-    max_lag, min_correlation, min_map_correlation, max_amplitude_ratio
-        See :func:`mergeable`.
+    a_wide, b_wide : ndarray, shape (2 * (half + max_lag) + 1, n_channels)
+        Templates cut ``max_lag`` samples wider on each side than the
+        compared core.
+    max_lag : int
+        Lags ``-max_lag..max_lag`` are tried.
 
     Returns
     -------
-    ndarray of int
-        New labels (the smallest original label of each merged group).
+    (similarity, lag) : tuple of float and int
+        ``b`` re-cut ``lag`` samples later matches ``a``'s core best.
     """
-    k = len(units)
-    if k < 2:
-        return labels.copy()
-    ok = np.zeros((k, k), dtype=bool)
-    sim = np.full((k, k), -np.inf)
-    for i in range(k):
-        for j in range(i + 1, k):
-            if mergeable(
-                templates[i],
-                templates[j],
-                max_lag,
-                min_correlation,
-                min_map_correlation,
-                max_amplitude_ratio,
-            ):
-                ok[i, j] = ok[j, i] = True
-                sim[i, j] = sim[j, i] = template_similarity(templates[i], templates[j], max_lag)
-    group = np.arange(k)
-    pairs = sorted(
-        ((sim[i, j], i, j) for i in range(k) for j in range(i + 1, k) if ok[i, j]),
-        key=lambda p: (-p[0], p[1], p[2]),
-    )
-    for _, i, j in pairs:
-        gi, gj = group[i], group[j]
-        if gi == gj:
+    n_core = a_wide.shape[0] - 2 * max_lag
+    a = a_wide[max_lag : max_lag + n_core]
+    aa = float(np.square(a).sum())
+    best, best_lag = -1.0, 0
+    for lag in range(-max_lag, max_lag + 1):
+        b = b_wide[max_lag + lag : max_lag + lag + n_core]
+        den = np.sqrt(aa * float(np.square(b).sum()))
+        if den > 0:
+            sim = float((a * b).sum()) / den
+            if sim > best:
+                best, best_lag = sim, lag
+    return best, best_lag
+
+
+def _spread_subset(index: np.ndarray, n_max: int) -> np.ndarray:
+    """At most ``n_max`` entries of ``index``, spread evenly."""
+    if len(index) <= n_max:
+        return index
+    return index[np.linspace(0, len(index) - 1, n_max).astype(np.int64)]
+
+
+def _map_correlations(p2p: np.ndarray) -> np.ndarray:
+    """``(k, k)`` Pearson correlations of peak-to-peak maps (1 for one channel)."""
+    k, n_ch = p2p.shape
+    if n_ch < 2:
+        return np.ones((k, k))
+    centred = p2p - p2p.mean(axis=1, keepdims=True)
+    norm = np.sqrt(np.square(centred).sum(axis=1))
+    out = (centred @ centred.T) / np.maximum(np.outer(norm, norm), 1e-300)
+    out[(norm == 0)[:, None] | (norm == 0)[None, :]] = 0.0
+    return out
+
+
+def _lagged_similarities(wide: np.ndarray, max_lag: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`lagged_similarity` of every pair: ``(k, k)`` similarities and lags."""
+    k = len(wide)
+    n_core = wide.shape[1] - 2 * max_lag
+    core = wide[:, max_lag : max_lag + n_core].reshape(k, -1).astype(np.float64)
+    core_norm = np.sqrt(np.square(core).sum(axis=1))
+    best = np.full((k, k), -1.0)
+    best_lag = np.zeros((k, k), dtype=np.int64)
+    for lag in range(-max_lag, max_lag + 1):
+        cut = wide[:, max_lag + lag : max_lag + lag + n_core].reshape(k, -1).astype(np.float64)
+        den = np.outer(core_norm, np.sqrt(np.square(cut).sum(axis=1)))
+        sim = np.where(den > 0, (core @ cut.T) / np.maximum(den, 1e-300), -1.0)
+        better = sim > best
+        best = np.where(better, sim, best)
+        best_lag = np.where(better, lag, best_lag)
+    return best, best_lag
+
+
+def separation(
+    windows_a: np.ndarray, windows_b: np.ndarray, mask: np.ndarray, noise_uv: np.ndarray
+) -> float:
+    """Discriminability d′ of two groups of aligned discharges.
+
+    The distance between the groups' mean waveforms (on the channels in
+    ``mask``) is first corrected for what noise alone puts between two
+    means of ``n_a`` and ``n_b`` draws, ``tr(Σ_a)/n_a + tr(Σ_b)/n_b``
+    (without it, two halves of one unit look separated by
+    √(dimensions / n)). It is then divided by the spread along the line
+    joining the means (pooled over the two groups), never below the noise
+    along that line (so three nearly identical discharges do not look
+    artificially tight). Two halves of one unit split by noise give d′ near 0–2;
+    distinct units give d′ far above 4 however noisy the recording,
+    because the spread grows with the noise as much as the difference's
+    threshold does.
+
+    Parameters
+    ----------
+    windows_a, windows_b : ndarray, shape (n, n_window, n_channels)
+        Aligned discharges of the two groups (at least one each).
+    mask : ndarray of bool, shape (n_channels,)
+        Channels compared.
+    noise_uv : ndarray, shape (n_channels,)
+        Noise σ per channel.
+
+    Returns
+    -------
+    float
+    """
+    a = windows_a[:, :, mask].astype(np.float64)
+    b = windows_b[:, :, mask].astype(np.float64)
+    na, nb = len(a), len(b)
+    ma, mb = a.mean(axis=0), b.mean(axis=0)
+    d = ma - mb
+    dist2 = float(np.square(d).sum())
+    if dist2 == 0:
+        return 0.0
+    floor_total = a.shape[1] * float(np.square(noise_uv[mask]).sum())
+    trace_a = float(np.square(a - ma).sum()) / max(na - 1, 1)
+    trace_b = float(np.square(b - mb).sum()) / max(nb - 1, 1)
+    bias = max(trace_a, floor_total) / na + max(trace_b, floor_total) / nb
+    d /= np.sqrt(dist2)
+    pa = np.einsum("ntc,tc->n", a, d)
+    pb = np.einsum("ntc,tc->n", b, d)
+    floor = float((np.square(d) * np.square(noise_uv[mask])[None, :]).sum())
+    dof = max(na + nb - 2, 1)
+    spread = float((np.square(pa - pa.mean()).sum() + np.square(pb - pb.mean()).sum()) / dof)
+    return float(np.sqrt(max(dist2 - bias, 0.0) / max(spread, floor, 1e-12)))
+
+
+def merge_units(
+    snippets: np.ndarray,
+    centre: int,
+    shifts: np.ndarray,
+    labels: np.ndarray,
+    half: int,
+    max_lag: int,
+    noise_uv: np.ndarray,
+    params: ClusterParams,
+    max_rounds: int = 4,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Merge clusters that are one unit, re-aligning the merged discharges.
+
+    Two clusters are one unit when, at their best lag (up to ``max_lag``
+    samples: the largest peak of a MUAP with two phases of similar size
+    may fall on either, so one unit's discharges can be aligned on two
+    references several samples apart), either
+
+    * their templates correlate at least ``merge_correlation``, their
+      amplitude maps at least ``merge_map_correlation`` and their sizes
+      differ by less than ``merge_amplitude_ratio`` (twins), or
+    * their templates correlate at least ``merge_min_correlation``, their
+      amplitude maps at least ``merge_min_map_correlation``, and their
+      discharges are not separable: :func:`separation` below
+      ``merge_dprime``. This criterion scales with the noise and with the
+      clusters' sizes, so clusters that noise alone split are merged at any
+      noise level.
+
+    Within a round, groups form by complete linkage from the most similar
+    pair (every pair in a group must qualify, so a chain of unlike
+    clusters does not collapse into one); the templates are then rebuilt
+    and the next round judges the merged clusters.
+
+    Parameters
+    ----------
+    snippets : ndarray, shape (n_fp, n_snippet, n_channels)
+        Snippets, the FP time at ``centre``.
+    centre : int
+        Index of the FP time.
+    shifts : array of int, shape (n_fp,)
+        Current alignment of each FP.
+    labels : array of int, shape (n_fp,)
+        Cluster of each FP (-1: none).
+    half : int
+        Half-width of the compared windows.
+    max_lag : int
+        Largest lag between two clusters' alignments.
+    noise_uv : ndarray, shape (n_channels,)
+        Noise σ per channel.
+    params : ClusterParams
+        Merge thresholds.
+    max_rounds : int
+        Rounds of merging.
+
+    Returns
+    -------
+    (labels, shifts) : tuple of ndarray
+        New labels (a merged cluster keeps the label of its larger part)
+        and shifts (the merged part re-aligned on the larger one).
+    """
+    labels = labels.copy()
+    shifts = np.asarray(shifts, dtype=np.int64).copy()
+    cp = params
+    # clusters that did not change keep their template and their judgements
+    judged: dict[tuple[int, int, int, int], tuple[bool, float, int]] = {}
+    kept: dict[tuple[int, int], np.ndarray] = {}
+    for _ in range(max_rounds):
+        units = np.unique(labels[labels >= 0])
+        k = len(units)
+        if k < 2:
+            break
+        members = [np.flatnonzero(labels == u) for u in units]
+        wide = np.zeros((k, 2 * (half + max_lag) + 1, snippets.shape[2]), dtype=np.float32)
+        for i, m in enumerate(members):
+            key_t = (int(units[i]), len(m))
+            if key_t not in kept:
+                m = _spread_subset(m, MAX_MERGE_MEMBERS)
+                kept[key_t] = np.median(
+                    take_windows(snippets[m], centre, shifts[m], half + max_lag), axis=0
+                )
+            wide[i] = kept[key_t]
+        core = wide[:, max_lag : max_lag + 2 * half + 1]
+        masks = template_channels(core, noise_uv)
+        p2p = peak_to_peak(core)
+        top = p2p.max(axis=1)
+        maps = _map_correlations(p2p)
+        sims, lags_ij = _lagged_similarities(wide, max_lag)
+        candidates = []
+        for i in range(k):
+            for j in range(i + 1, k):
+                mc = maps[i, j]
+                if mc < min(cp.merge_min_map_correlation, cp.merge_map_correlation):
+                    continue
+                sim, lag = float(sims[i, j]), int(lags_ij[i, j])
+                key = (int(units[i]), int(units[j]), len(members[i]), len(members[j]))
+                if key in judged:
+                    twin, sim, lag = judged[key]
+                else:
+                    ratio = max(top[i], top[j]) / max(min(top[i], top[j]), 1e-12)
+                    alike = (
+                        sim >= cp.merge_correlation
+                        and mc >= cp.merge_map_correlation
+                        and ratio <= cp.merge_amplitude_ratio
+                    )
+                    twin = False
+                    if alike or (
+                        sim >= cp.merge_min_correlation and mc >= cp.merge_min_map_correlation
+                    ):
+                        mi = _spread_subset(members[i], MAX_MERGE_MEMBERS)
+                        mj = _spread_subset(members[j], MAX_MERGE_MEMBERS)
+                        wa = take_windows(snippets[mi], centre, shifts[mi], half)
+                        wb = take_windows(snippets[mj], centre, shifts[mj] + lag, half)
+                        dprime = separation(wa, wb, masks[i] | masks[j], noise_uv)
+                        # twins may differ in detail (an unstable unit's variants),
+                        # yet never be as separable as two units; a small cluster
+                        # with a large one's map and shape is a group of its
+                        # variants (overlapped or drifting discharges)
+                        small, large = sorted((len(members[i]), len(members[j])))
+                        satellite = (
+                            small * SATELLITE_RATIO <= large
+                            and sim >= SATELLITE_CORRELATION
+                            and mc >= SATELLITE_MAP_CORRELATION
+                        )
+                        limit = cp.merge_dprime
+                        if satellite:
+                            limit *= SATELLITE_DPRIME
+                        elif alike:
+                            limit *= TWIN_DPRIME
+                        twin = dprime < limit
+                    # a pair of unchanged clusters is judged once
+                    judged[key] = (twin, sim, lag)
+                if twin:
+                    candidates.append((sim, i, j, lag))
+        if not candidates:
+            break
+        # complete linkage: a group forms only if every pair in it may merge
+        # (a cluster that absorbed one unit cannot chain on to the next)
+        ok = np.zeros((k, k), dtype=bool)
+        lags = np.zeros((k, k), dtype=np.int64)
+        for _, i, j, lag in candidates:
+            ok[i, j] = ok[j, i] = True
+            lags[i, j], lags[j, i] = lag, -lag
+        group = np.arange(k)
+        for _, i, j, _ in sorted(candidates, key=lambda c: (-c[0], c[1], c[2])):
+            gi, gj = group[i], group[j]
+            if gi == gj:
+                continue
+            mi, mj = np.flatnonzero(group == gi), np.flatnonzero(group == gj)
+            if ok[np.ix_(mi, mj)].all():
+                group[group == gj] = gi
+        for g in np.unique(group):
+            parts = np.flatnonzero(group == g)
+            if parts.size < 2:
+                continue
+            # the parts join the largest one, aligned on it
+            big = parts[np.argmax([len(members[p]) for p in parts])]
+            for p in parts[parts != big]:
+                shifts[members[p]] += lags[big, p]
+                labels[members[p]] = units[big]
+    return labels, shifts
+
+
+def overlap_similarity(
+    a: np.ndarray, b: np.ndarray, max_lag: int, min_lag: int = 0, min_energy: float = 0.7
+) -> tuple[float, int]:
+    """Best correlation of two templates over their overlap, at a lag in ``min_lag..max_lag``.
+
+    Lags at which either template keeps less than ``min_energy`` of its
+    energy inside the overlap are not considered, so a match always covers
+    the bulk of both MUAPs.
+
+    Parameters
+    ----------
+    a, b : ndarray, shape (n_window, n_channels)
+        Templates over the whole snippet.
+    max_lag : int
+        Largest lag (samples).
+    min_lag : int
+        Smallest lag (absolute value) looked at.
+    min_energy : float
+        Fraction of each template's energy the overlap must hold.
+
+    Returns
+    -------
+    (similarity, lag) : tuple of float and int
+        ``b[t + lag]`` matches ``a[t]`` best; similarity -1 when no lag
+        qualifies.
+    """
+    n = a.shape[0]
+    ea = np.square(a).sum(axis=1)
+    eb = np.square(b).sum(axis=1)
+    ta, tb = max(float(ea.sum()), 1e-12), max(float(eb.sum()), 1e-12)
+    best, best_lag = -1.0, 0
+    for lag in range(-max_lag, max_lag + 1):
+        if abs(lag) < min_lag:
             continue
-        mi, mj = np.flatnonzero(group == gi), np.flatnonzero(group == gj)
-        if ok[np.ix_(mi, mj)].all():
-            group[group == gj] = gi
-    new = labels.copy()
-    for i, u in enumerate(units):
-        new[labels == u] = units[group == group[i]].min()
-    return new
+        lo, hi = max(0, -lag), min(n, n - lag)
+        if hi - lo < 3:
+            continue
+        sa, sb = float(ea[lo:hi].sum()), float(eb[lo + lag : hi + lag].sum())
+        if sa < min_energy * ta or sb < min_energy * tb:
+            continue
+        sim = float((a[lo:hi] * b[lo + lag : hi + lag]).sum()) / np.sqrt(sa * sb)
+        if sim > best:
+            best, best_lag = sim, lag
+    return best, best_lag
+
+
+def alias_groups(
+    templates: np.ndarray,
+    counts: np.ndarray,
+    max_lag: int,
+    min_lag: int,
+    params: ClusterParams,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Clusters that are one unit whose discharges were timed on distant phases.
+
+    The time of an FP is that of its largest peak; in a MUAP whose
+    propagating and end-of-fibre components are of similar size, that peak
+    can fall on either, several milliseconds apart, and the unit's
+    discharges then form two clusters of the same waveform offset in time.
+    Two clusters are aliases when, at some lag between ``min_lag`` and
+    ``max_lag`` (nearer lags are judged by :func:`merge_units`), their
+    templates are twins over their overlap (correlation at least
+    ``merge_correlation``, amplitude maps at least
+    ``merge_map_correlation``, sizes within ``merge_amplitude_ratio``).
+
+    Parameters
+    ----------
+    templates : ndarray, shape (n_units, n_window, n_channels)
+        Templates over the whole snippet.
+    counts : array of int
+        Discharges of each cluster (the largest of a group is its primary).
+    max_lag, min_lag : int
+        Offsets looked at (absolute values, samples).
+    params : ClusterParams
+        Twin thresholds.
+
+    Returns
+    -------
+    (primary, lag) : tuple of ndarray of int, shape (n_units,)
+        Index of each cluster's primary cluster (itself when not an alias)
+        and the lag re-aligning it on the primary (0 for primaries).
+    """
+    k = len(templates)
+    primary = np.arange(k)
+    lags = np.zeros(k, dtype=np.int64)
+    order = np.argsort(-np.asarray(counts), kind="stable")
+    p2p = peak_to_peak(templates)
+    top = p2p.max(axis=1)
+    for pos, j in enumerate(order):
+        for i in order[:pos]:
+            if primary[i] != i:
+                continue
+            ratio = max(top[i], top[j]) / max(min(top[i], top[j]), 1e-12)
+            if ratio > params.merge_amplitude_ratio:
+                continue
+            sim, lag = overlap_similarity(templates[i], templates[j], max_lag, min_lag)
+            if sim < params.merge_correlation:
+                continue
+            n = templates.shape[1]
+            lo, hi = max(0, -lag), min(n, n - lag)
+            pa = peak_to_peak(templates[i][None, lo:hi])[0]
+            pb = peak_to_peak(templates[j][None, lo + lag : hi + lag])[0]
+            if map_correlation(pa, pb) >= params.merge_map_correlation:
+                primary[j], lags[j] = i, lag
+                break
+    return primary, lags
+
+
+def pair_distances(
+    windows: np.ndarray, noise_uv: np.ndarray, max_lag: int = 2, tolerance: float = 0.05
+) -> np.ndarray:
+    """Noise-normalised distances between discharges, on the channels that carry them.
+
+    For discharges ``x`` and ``y`` (best of lags ``-max_lag..max_lag``), on
+    the channels where either has a peak-to-peak of at least 5 noise σ::
+
+        D = ‖x − y‖² / (2 E_noise + tolerance · (‖x‖² + ‖y‖²))
+
+    where ``E_noise`` is the noise energy expected on those samples. Two
+    discharges of one unit of repeating shape give D ≈ 1 at any noise level
+    (the tolerance absorbs sub-sample misalignment of large MUAPs);
+    discharges of two units differ by more than noise explains.
+
+    Parameters
+    ----------
+    windows : ndarray, shape (n, n_window, n_channels)
+        Aligned discharges.
+    noise_uv : ndarray, shape (n_channels,)
+        Noise σ per channel.
+    max_lag : int
+        Lags tried (samples).
+    tolerance : float
+        Fraction of the discharges' energy allowed to differ beyond noise.
+
+    Returns
+    -------
+    ndarray, shape (n, n)
+        Symmetric, zero on the diagonal.
+    """
+    x = np.asarray(windows, dtype=np.float32)
+    n, n_t, _ = x.shape
+    if n == 0:
+        return np.zeros((0, 0))
+    active = (peak_to_peak(x) >= 5.0 * noise_uv[None, :]).astype(np.float32)
+    var = np.square(noise_uv).astype(np.float32)
+    energy_tc = np.square(x).sum(axis=1)  # (n, n_channels)
+    out = np.empty((n, n))
+    for i in range(n):
+        m = np.maximum(active[i][None, :], active)
+        expected = 2.0 * n_t * (m * var[None, :]).sum(axis=1)
+        signal = (m * (energy_tc[i][None, :] + energy_tc)).sum(axis=1)
+        best = np.full(n, np.inf)
+        for lag in range(-max_lag, max_lag + 1):
+            lo, hi = max(0, lag), min(n_t, n_t + lag)
+            diff = x[i][None, lo - lag : hi - lag] - x[:, lo:hi]
+            d = (np.square(diff).sum(axis=1) * m).sum(axis=1)
+            best = np.minimum(best, d / np.maximum(expected + tolerance * signal, 1e-12))
+        out[i] = best
+    out = np.minimum(out, out.T)
+    np.fill_diagonal(out, 0.0)
+    return out
+
+
+def small_units(
+    windows: np.ndarray,
+    noise_uv: np.ndarray,
+    max_distance: float,
+    min_size: int,
+    min_snr: float = 8.0,
+) -> np.ndarray:
+    """Groups of a few discharges whose waveforms agree within noise.
+
+    A unit that discharged only a handful of times is too small for density
+    clustering, yet a few FPs with the same multichannel waveform (a clear,
+    distinct amplitude map) are one unit. Complete-linkage clustering on
+    :func:`pair_distances` keeps groups in which *every* pair agrees to
+    within ``max_distance``.
+
+    Parameters
+    ----------
+    windows : ndarray, shape (n, n_window, n_channels)
+        Aligned discharges not (well) explained by any unit.
+    noise_uv : ndarray, shape (n_channels,)
+        Noise σ per channel.
+    max_distance : float
+        Largest pairwise distance within a group.
+    min_size : int
+        Fewest discharges of a group.
+    min_snr : float
+        A group's median template must reach this many noise σ
+        (peak-to-peak) on its largest channel.
+
+    Returns
+    -------
+    ndarray of int, shape (n,)
+        Group of each discharge (``0..k-1``) or -1.
+    """
+    n = len(windows)
+    labels = np.full(n, -1, dtype=np.int64)
+    if n < min_size:
+        return labels
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.spatial.distance import squareform
+
+    dist = pair_distances(windows, noise_uv)
+    tree = linkage(squareform(np.minimum(dist, 1e6), checks=False), method="complete")
+    groups = fcluster(tree, t=max_distance, criterion="distance")
+    k = 0
+    for g in np.unique(groups):
+        members = np.flatnonzero(groups == g)
+        if members.size < min_size:
+            continue
+        p2p = peak_to_peak(np.median(windows[members], axis=0)[None])[0]
+        if (p2p / np.maximum(noise_uv, 1e-12)).max() < min_snr:
+            continue
+        labels[members] = k
+        k += 1
+    return labels
 
 
 def split_clusters(

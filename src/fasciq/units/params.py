@@ -86,8 +86,8 @@ class ClusterParams:
     Parameters
     ----------
     max_shift_ms : float
-        Largest re-alignment of a snippet (on its energy peak or on a
-        template).
+        Largest re-alignment of a snippet on its multichannel energy peak
+        (and of the first unit in a two-unit fit of overlapping discharges).
     feature_ms : float
         Half-width of the waveform window used for features and matching.
     n_feature_channels : int
@@ -106,12 +106,36 @@ class ClusterParams:
     merge_map_correlation : float
         ... and their peak-to-peak maps at least this much ...
     merge_amplitude_ratio : float
-        ... and their peak-to-peak amplitudes differ by less than this factor.
+        ... and their peak-to-peak amplitudes differ by less than this factor
+        (twins).
+    merge_min_correlation, merge_min_map_correlation : float
+        Clusters that are not twins are still merged when their templates
+        and maps correlate at least this much and their discharges are not
+        separable: ...
+    merge_dprime : float
+        ... d′ (distance between the two groups along the line joining
+        their templates, over the groups' spread, never below the noise's)
+        below this. Two halves of one unit split by noise give 1–3.
+    max_lag_ms : float
+        Largest re-alignment of one unit's discharges relative to another's
+        or to a template (the largest peak of a MUAP with two phases of
+        similar size can fall on either phase).
+    small_unit_size : int
+        Fewest discharges of a unit found among the FPs that no cluster
+        explains (second pass; 0 turns it off) ...
+    small_unit_distance : float
+        ... when every pair of them differs by at most this (noise-normalised
+        distance, about 1 for two discharges of one unit) ...
+    small_unit_snr : float
+        ... and their template stands this many noise σ above the noise.
     split_min_fraction : float
         A cluster splits only if each part keeps this fraction of its FPs.
     match_threshold : float
         An FP belongs to a template when its normalised residual (residual
-        energy / snippet energy on the template's channels) is below this.
+        energy / snippet energy on the template's channels) is below this,
+        or when its residual is within 1.5 times the noise energy while the
+        template removes more than the noise holds (small units in strong
+        noise).
     overlap : bool
         Try a two-template fit for FPs that no single template explains
         (overlapping discharges of two units).
@@ -130,6 +154,13 @@ class ClusterParams:
     merge_correlation: float = 0.9
     merge_map_correlation: float = 0.9
     merge_amplitude_ratio: float = 1.6
+    merge_min_correlation: float = 0.5
+    merge_min_map_correlation: float = 0.5
+    merge_dprime: float = 4.0
+    max_lag_ms: float = 4.5
+    small_unit_size: int = 3
+    small_unit_distance: float = 1.5
+    small_unit_snr: float = 8.0
     split_min_fraction: float = 0.1
     match_threshold: float = 0.65
     overlap: bool = True
@@ -138,16 +169,27 @@ class ClusterParams:
     def __post_init__(self) -> None:
         check_positive(self.max_shift_ms, "max_shift_ms", allow_zero=True)
         check_positive(self.feature_ms, "feature_ms")
+        check_positive(self.max_lag_ms, "max_lag_ms", allow_zero=True)
+        check_positive(self.merge_dprime, "merge_dprime", allow_zero=True)
+        check_positive(self.small_unit_distance, "small_unit_distance")
+        check_positive(self.small_unit_snr, "small_unit_snr", allow_zero=True)
         check_positive(self.map_weight, "map_weight", allow_zero=True)
         for name, low in (
             ("n_feature_channels", 1),
             ("n_wave_components", 1),
             ("n_map_components", 0),
             ("min_cluster_size", 2),
+            ("small_unit_size", 0),
             ("max_fit", 50),
         ):
             _check_int(getattr(self, name), name, low)
-        for name in ("merge_correlation", "merge_map_correlation", "match_threshold"):
+        for name in (
+            "merge_correlation",
+            "merge_map_correlation",
+            "merge_min_correlation",
+            "merge_min_map_correlation",
+            "match_threshold",
+        ):
             check_in_range(getattr(self, name), name, 0.0, 1.0)
         check_in_range(self.split_min_fraction, "split_min_fraction", 0.0, 0.5)
         if self.merge_amplitude_ratio < 1:

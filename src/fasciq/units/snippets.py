@@ -155,19 +155,103 @@ def extract_snippets(
     return out
 
 
+def snippets_from_chunk(
+    filtered_chunk: np.ndarray,
+    chunk_start_sample: int,
+    fp_samples: np.ndarray,
+    fs: float,
+    params: SnippetParams | None = None,
+    n_samples: int | None = None,
+) -> np.ndarray:
+    """Snippets around FPs cut from one already-filtered chunk (with its margins).
+
+    This lets snippets be cut inside a chunked analysis pass, from the block
+    that was filtered for detection, instead of reading and filtering the
+    recording a second time. The chunk must hold every FP's whole window;
+    only samples beyond the ends of the recording may be missing (they are
+    zero, as in :func:`extract_snippets`).
+
+    Parameters
+    ----------
+    filtered_chunk : ndarray, shape (n_chunk, n_channels)
+        Band-passed traces (µV) of recording samples
+        ``chunk_start_sample .. chunk_start_sample + n_chunk - 1``.
+    chunk_start_sample : int
+        Recording sample of the chunk's first row (may be negative for a
+        zero-padded start).
+    fp_samples : array of int
+        Recording samples of the FP times (largest peaks).
+    fs : float
+        Sampling rate in Hz.
+    params : SnippetParams, optional
+        Window lengths (``before_ms``, ``after_ms``); the filter settings are
+        not used.
+    n_samples : int, optional
+        Length of the whole recording; samples at or after it (and before
+        sample 0) are zero. Without it, only samples before 0 may be missing.
+
+    Returns
+    -------
+    ndarray of float32, shape (n_fp, before + after + 1, n_channels)
+        The FP time sits at index ``before`` (see :func:`window_samples`).
+
+    Raises
+    ------
+    DataError
+        If the chunk is not 2-D or an FP's window reaches recording samples
+        the chunk does not hold (margins too short).
+    """
+    params = params or SnippetParams()
+    chunk = np.asarray(filtered_chunk)
+    if chunk.ndim != 2:
+        raise DataError(
+            f"the filtered chunk must be 2-D (samples x channels), got shape {chunk.shape}",
+            fix="pass the chunk as an (n_samples, n_channels) array",
+            source="filtered_chunk",
+        )
+    before, after = window_samples(fs, params)
+    samples = np.asarray(fp_samples, dtype=np.int64).reshape(-1)
+    out = np.zeros((len(samples), before + after + 1, chunk.shape[1]), dtype=np.float32)
+    if len(samples) == 0:
+        return out
+    idx = samples[:, None] + np.arange(-before, after + 1)[None, :]
+    valid = idx >= 0
+    if n_samples is not None:
+        valid &= idx < int(n_samples)
+    rel = idx - int(chunk_start_sample)
+    inside = (rel >= 0) & (rel < chunk.shape[0])
+    if (valid & ~inside).any():
+        bad = int(samples[(valid & ~inside).any(axis=1)][0])
+        raise DataError(
+            f"the window of the FP at sample {bad} reaches beyond the chunk "
+            f"[{chunk_start_sample}, {chunk_start_sample + chunk.shape[0]})",
+            fix=f"cut snippets from chunks whose margins are at least {max(before, after)} "
+            "samples, or only for FPs in the chunk's core",
+            source="filtered_chunk",
+        )
+    keep = valid & inside
+    cut = chunk[np.clip(rel, 0, chunk.shape[0] - 1)]
+    cut[~keep] = 0.0
+    out[:] = cut
+    return out
+
+
 def estimate_noise(
     recording: Recording,
     sos: np.ndarray,
     seconds: float = 20.0,
     window_s: float = 0.5,
     quantile: float = 0.2,
+    n_blocks: int = 8,
 ) -> np.ndarray:
     """Noise σ per channel of the filtered recording, from its quietest windows.
 
-    The first ``seconds`` are filtered and cut into ``window_s`` windows; in
-    each, σ is estimated as 1.4826 × median |x| (robust to the odd MUAP),
-    and the ``quantile`` over windows is kept, so contractions and artefacts
-    in some windows do not raise it.
+    ``seconds`` of recording are read as ``n_blocks`` blocks spread evenly
+    over the whole recording (so a contraction or an artefact at its start
+    does not decide the estimate), filtered with margins and cut into
+    ``window_s`` windows; in each, σ is estimated as 1.4826 × median |x|
+    (robust to the odd MUAP), and the ``quantile`` over windows is kept, so
+    contractions and artefacts in some windows do not raise it.
 
     Parameters
     ----------
@@ -176,9 +260,11 @@ def estimate_noise(
     sos : ndarray
         Filter used for the snippets.
     seconds, window_s : float
-        Length read and window length.
+        Total length read and window length.
     quantile : float
         Quantile over windows.
+    n_blocks : int
+        Blocks the reading is spread over.
 
     Returns
     -------
@@ -186,15 +272,22 @@ def estimate_noise(
     """
     fs = recording.fs
     margin = filter_margin(sos, fs)
-    n = min(recording.n_samples, int(seconds * fs) + 2 * margin)
-    x = zero_phase(recording.get_traces(0, n), sos)
-    core = x[margin : n - margin] if n > 4 * margin else x
     win = max(1, int(window_s * fs))
-    n_win = max(1, core.shape[0] // win)
-    blocks = (
-        core[: n_win * win].reshape(n_win, -1, core.shape[1])
-        if core.shape[0] >= win
-        else core[None]
-    )
-    sigma = 1.4826 * np.median(np.abs(blocks), axis=1)
-    return np.quantile(sigma, quantile, axis=0)
+    total = recording.n_samples
+    block = max(win, int(seconds * fs / max(n_blocks, 1)))
+    if total <= n_blocks * block + 2 * margin:
+        starts = [0]
+        block = total
+    else:
+        starts = np.linspace(0, total - block, n_blocks).astype(np.int64).tolist()
+    sigmas = []
+    for start in starts:
+        lo, hi = max(0, start - margin), min(total, start + block + margin)
+        x = zero_phase(recording.get_traces(lo, hi), sos)
+        core = x[start - lo : start - lo + block]
+        if hi - lo <= 4 * margin:
+            core = x
+        n_win = core.shape[0] // win
+        blocks = core[: n_win * win].reshape(n_win, win, -1) if n_win else core[None]
+        sigmas.append(1.4826 * np.median(np.abs(blocks), axis=1))
+    return np.quantile(np.concatenate(sigmas), quantile, axis=0)

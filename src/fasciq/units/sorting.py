@@ -2,15 +2,27 @@
 
 Steps (each a pure function of the previous one's arrays)::
 
-    align on the multichannel energy peak
+    whiten by the channel noise (every threshold then reads in noise σ)
+      -> align on the multichannel energy peak
       -> features: PCA of the concatenated waveforms of the most variable
          channels + PCA of the peak-to-peak maps over the grid
       -> HDBSCAN (no preset number of units) -> split mixed clusters
-      -> templates -> merge twins (aligned shape, amplitude map, size)
-      -> template matching of every FP (re-alignment on the template,
-         two-unit fit for overlapping discharges) -> templates again
+      -> merge clusters that are one unit: twins (aligned shape, amplitude
+         map, size) or not separable beyond noise (d′), re-aligning them
+         by up to ``max_lag_ms``
+      -> template matching of every FP (re-alignment on the template)
+         -> merge again -> second pass: small units (≥ 3 FPs) among the
+         FPs no unit explains -> dissolve overlap clusters
+      -> final matching (two-unit fit for overlapping discharges)
+      -> join aliases (one unit timed on distant phases) -> drop units
+         of fewer than ``small_unit_size`` FPs
       -> per unit: rate (exact Poisson CI), intervals, morphology, shape
          stability, innervation zone and conduction velocity, patterns
+
+:func:`sort_units` takes snippets already cut and band-passed (for example
+inside an analysis's chunk pass with
+:func:`~fasciq.units.snippets.snippets_from_chunk`);
+:func:`sort_recording` cuts them from a recording first.
 
 The result is deterministic for the same input and seed.
 """
@@ -29,10 +41,16 @@ from fasciq.detect.rates import poisson_ci
 from fasciq.errors import DataError
 from fasciq.grids.grid import Grid
 from fasciq.recording import Recording
-from fasciq.units.clustering import density_clusters, merge_clusters, split_clusters
+from fasciq.units.clustering import (
+    alias_groups,
+    density_clusters,
+    merge_units,
+    small_units,
+    split_clusters,
+)
 from fasciq.units.features import energy_peak_shifts, fit_features, take_windows
 from fasciq.units.morphology import jiggle, shape_variability, template_morphology
-from fasciq.units.params import SnippetParams, SortingParams
+from fasciq.units.params import ClusterParams, SnippetParams, SortingParams
 from fasciq.units.patterns import time_locked_pairs, train_pattern
 from fasciq.units.propagation import estimate_propagation
 from fasciq.units.snippets import (
@@ -81,6 +99,12 @@ UNIT_COLUMNS = (
 
 #: Discharges kept per unit as examples in ``templates.npz``.
 N_EXAMPLES = 5
+
+#: An FP is poorly fit when its residual exceeds this many times its unit's median.
+POOR_FIT = 3.0
+
+#: Most FPs looked at by the second pass (pairwise distances grow as its square).
+MAX_SECOND_PASS = 400
 
 
 @dataclass
@@ -201,9 +225,19 @@ def _empty_units() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=float) for c in UNIT_COLUMNS})
 
 
-def _cluster(windows: np.ndarray, params: SortingParams, max_lag: int, seed: int) -> np.ndarray:
-    """Cluster labels of aligned windows (features, HDBSCAN, split, merge)."""
+def _cluster(
+    snippets: np.ndarray,
+    centre: int,
+    shifts: np.ndarray,
+    half: int,
+    max_lag: int,
+    noise: np.ndarray,
+    params: SortingParams,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cluster labels and alignment of snippets (features, HDBSCAN, split, merge)."""
     cp = params.cluster
+    windows = take_windows(snippets, centre, shifts, half)
     space = fit_features(
         windows,
         cp.n_feature_channels,
@@ -214,17 +248,98 @@ def _cluster(windows: np.ndarray, params: SortingParams, max_lag: int, seed: int
     )
     labels = density_clusters(space.transform(windows), cp.min_cluster_size)
     labels = split_clusters(windows, labels, cp.min_cluster_size, cp.split_min_fraction, seed)
-    units = np.unique(labels[labels >= 0])
-    templates = unit_templates(windows, labels, units)
-    return merge_clusters(
-        labels,
-        templates,
-        units,
-        max_lag,
-        cp.merge_correlation,
-        cp.merge_map_correlation,
-        cp.merge_amplitude_ratio,
+    return merge_units(snippets, centre, shifts, labels, half, max_lag, noise, cp)
+
+
+def _second_pass(
+    snippets: np.ndarray,
+    centre: int,
+    shifts: np.ndarray,
+    peak_shifts: np.ndarray,
+    labels: np.ndarray,
+    templates: np.ndarray,
+    unit_ids: np.ndarray,
+    half: int,
+    max_lag: int,
+    noise: np.ndarray,
+    cp: ClusterParams,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Form small units from FPs that no unit explains well (:func:`small_units`).
+
+    Candidates are the FPs of no unit and those whose residual against
+    their unit's template exceeds :data:`POOR_FIT` times the unit's median
+    (in noise energies): the discharges of a unit too small for density
+    clustering are otherwise absorbed by a neighbour. New groups go
+    through :func:`merge_units` with the others, so a group that is a
+    variant of an existing unit joins it.
+    """
+    labels = np.where(np.isin(labels, unit_ids), labels, -1)
+    windows = take_windows(snippets, centre, shifts, half)
+    masks = template_channels(templates, noise)
+    candidate = labels < 0
+    n_t = windows.shape[1]
+    for i, u in enumerate(unit_ids):
+        members = np.flatnonzero(labels == u)
+        m = masks[i]
+        expected = n_t * float(np.square(noise[m]).sum())
+        excess = np.square(windows[members][:, :, m] - templates[i][None, :, m]).sum(axis=(1, 2))
+        excess /= max(expected, 1e-12)
+        candidate[members[excess > POOR_FIT * max(float(np.median(excess)), 1.0)]] = True
+    idx = np.flatnonzero(candidate)
+    if len(idx) > MAX_SECOND_PASS:
+        energy = np.square(windows[idx]).sum(axis=(1, 2))
+        idx = np.sort(idx[np.argsort(-energy, kind="stable")[:MAX_SECOND_PASS]])
+    groups = small_units(
+        take_windows(snippets[idx], centre, peak_shifts[idx], half),
+        noise,
+        cp.small_unit_distance,
+        cp.small_unit_size,
+        cp.small_unit_snr,
     )
+    if not (groups >= 0).any():
+        return labels, shifts
+    logger.debug("second pass: %d small groups among %d FPs", groups.max() + 1, len(idx))
+    labels, shifts = labels.copy(), shifts.copy()
+    found = groups >= 0
+    labels[idx[found]] = labels.max(initial=-1) + 1 + groups[found]
+    shifts[idx[found]] = peak_shifts[idx[found]]
+    return merge_units(snippets, centre, shifts, labels, half, max_lag, noise, cp)
+
+
+def _join_aliases(
+    snippets: np.ndarray,
+    centre: int,
+    shifts: np.ndarray,
+    labels: np.ndarray,
+    best: np.ndarray,
+    max_lag: int,
+    cp: ClusterParams,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Join units that are one unit timed on distant phases (:func:`alias_groups`).
+
+    Returns labels, best-template labels and shifts with each alias folded
+    into its primary unit, and a mask of the FPs whose window is aligned on
+    their unit's template (False for the FPs of an alias, whose shift may
+    reach past the snippet).
+    """
+    aligned = np.ones(len(labels), dtype=bool)
+    units = np.unique(labels[labels >= 0])
+    far = min(centre, snippets.shape[1] - 1 - centre)
+    if len(units) < 2 or far <= max_lag:
+        return labels, best, shifts, aligned
+    full = take_windows(snippets, centre, shifts, far)
+    templates = unit_templates(full, labels, units)
+    counts = np.array([(labels == u).sum() for u in units])
+    primary, lags = alias_groups(templates, counts, far, max_lag + 1, cp)
+    labels, best, shifts = labels.copy(), best.copy(), shifts.copy()
+    for j in np.flatnonzero(primary != np.arange(len(units))):
+        members = labels == units[j]
+        logger.debug("unit %d joins unit %d (timed %+d samples apart)", j, primary[j], lags[j])
+        shifts[members] += lags[j]
+        aligned[members] = False
+        labels[members] = units[primary[j]]
+        best[best == units[j]] = units[primary[j]]
+    return labels, best, shifts, aligned
 
 
 def sort_units(
@@ -263,7 +378,11 @@ def sort_units(
     analysed_s : float, optional
         Time analysed, for rates; the span of the FP times by default.
     noise_uv : ndarray, shape (n_channels,), optional
-        Noise σ per channel; estimated from the snippets' edges by default.
+        Noise σ per channel of the filtered signal (e.g. the analysis's
+        noise tracker, or :func:`~fasciq.units.snippets.estimate_noise`);
+        estimated from the snippets' edges by default (biased upwards by
+        MUAP tails). Sorting runs on the snippets divided by it, so a noisy
+        channel weighs as little as its noise warrants.
     channel_labels : sequence of str, optional
         Labels for ``peak_channel`` (indices otherwise).
 
@@ -277,6 +396,39 @@ def sort_units(
         If the snippets are not 3-D, hold NaN or do not match the times or
         the grid.
     """
+    from threadpoolctl import threadpool_limits
+
+    # sorting runs many small matrix products: one BLAS thread is several
+    # times faster than a team of threads woken for each of them
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _sort_units(
+            snippets,
+            times_s,
+            fs,
+            grid,
+            params,
+            seed,
+            centre=centre,
+            analysed_s=analysed_s,
+            noise_uv=noise_uv,
+            channel_labels=channel_labels,
+        )
+
+
+def _sort_units(
+    snippets: np.ndarray,
+    times_s: np.ndarray,
+    fs: float,
+    grid: Grid | None = None,
+    params: SortingParams | None = None,
+    seed: int = 0,
+    *,
+    centre: int | None = None,
+    analysed_s: float | None = None,
+    noise_uv: np.ndarray | None = None,
+    channel_labels: list[str] | tuple[str, ...] | None = None,
+) -> SortingResult:
+    """Body of :func:`sort_units`."""
     t_start = time.perf_counter()
     params = params or SortingParams()
     cp = params.cluster
@@ -289,9 +441,11 @@ def sort_units(
         analysed_s = float(times.max() - times.min()) if n > 1 else 0.0
     max_shift = max(0, round(cp.max_shift_ms * fs / 1000.0))
     max_shift = min(max_shift, centre, n_win - 1 - centre)
-    room = min(centre, n_win - 1 - centre) - max_shift
+    long_half = max(1, min(centre, n_win - 1 - centre) - max_shift)
+    max_lag = max(max_shift, round(cp.max_lag_ms * fs / 1000.0))
+    max_lag = min(max_lag, centre, n_win - 1 - centre)
+    room = min(centre, n_win - 1 - centre) - max_lag
     half = max(1, min(round(cp.feature_ms * fs / 1000.0), room))
-    long_half = max(1, room)
     if noise_uv is None:
         noise = noise_from_edges(snippets, round(0.003 * fs))
     else:
@@ -302,53 +456,80 @@ def sort_units(
     isolation = np.zeros(n)
     best = np.full(n, -1, dtype=np.int64)
     unit_ids = np.zeros(0, dtype=np.int64)
+    aligned = np.ones(n, dtype=bool)
     if n >= 2:
-        shifts = energy_peak_shifts(snippets, centre, max_shift)
+        # sort in noise-whitened units: a noisy channel weighs as little as its
+        # noise warrants, and every threshold reads in noise σ
+        scale = np.maximum(noise, max(0.25 * float(np.median(noise)), 1e-6)).astype(np.float32)
+        white = snippets / scale
+        noise_w = (noise / scale).astype(np.float64)
+        shifts = energy_peak_shifts(white, centre, max_shift)
+        peak_shifts = shifts.copy()
         fit = np.arange(n)
         if n > cp.max_fit:
             fit = np.unique(np.linspace(0, n - 1, cp.max_fit).astype(np.int64))
-        windows = take_windows(snippets[fit], centre, shifts[fit], half)
-        fit_labels = _cluster(windows, params, max_shift, seed)
+        fit_labels, fit_shifts = _cluster(
+            white[fit], centre, shifts[fit], half, max_lag, noise_w, params, seed
+        )
         unit_ids = np.unique(fit_labels[fit_labels >= 0])
+        windows = take_windows(white[fit], centre, fit_shifts, half)
         templates = unit_templates(windows, fit_labels, unit_ids)
         for final in (False, True):
             if len(unit_ids) == 0:
                 break
-            masks = template_channels(templates, noise)
+            masks = template_channels(templates, noise_w)
             m = match_templates(
-                snippets,
+                white,
                 centre,
                 templates,
                 masks,
-                max_shift,
+                max_lag,
                 cp.match_threshold,
                 overlap=final and cp.overlap,
+                noise_uv=noise_w,
             )
             labels = np.where(m.unit >= 0, unit_ids[np.maximum(m.unit, 0)], -1)
             best = np.where(m.best >= 0, unit_ids[np.maximum(m.best, 0)], -1)
             shifts, residual, isolation = m.shift, m.residual, m.isolation
             if final:
+                labels, best, shifts, aligned = _join_aliases(
+                    white, centre, shifts, labels, best, max_lag, cp
+                )
+                # a unit needs a few discharges (one or two FPs are not a unit)
+                ids, counts = np.unique(labels[labels >= 0], return_counts=True)
+                labels[np.isin(labels, ids[counts < max(2, cp.small_unit_size)])] = -1
+                unit_ids = np.unique(labels[labels >= 0])
                 break
             # rebuild templates on every FP at its matched shift, then merge again
-            windows = take_windows(snippets, centre, shifts, half)
             counts = np.array([(labels == u).sum() for u in unit_ids])
-            unit_ids = unit_ids[counts >= max(2, cp.min_cluster_size // 2)]
+            small = unit_ids[counts < max(2, cp.min_cluster_size // 2)]
+            labels[np.isin(labels, small)] = -1
+            labels, shifts = merge_units(white, centre, shifts, labels, half, max_lag, noise_w, cp)
+            unit_ids = np.unique(labels[labels >= 0])
+            windows = take_windows(white, centre, shifts, half)
             templates = unit_templates(windows, labels, unit_ids)
-            labels = merge_clusters(
-                labels,
-                templates,
-                unit_ids,
-                max_shift,
-                cp.merge_correlation,
-                cp.merge_map_correlation,
-                cp.merge_amplitude_ratio,
-            )
-            unit_ids = np.unique(labels[np.isin(labels, unit_ids)])
-            templates = unit_templates(windows, labels, unit_ids)
+            if cp.small_unit_size:
+                labels, shifts = _second_pass(
+                    white,
+                    centre,
+                    shifts,
+                    peak_shifts,
+                    labels,
+                    templates,
+                    unit_ids,
+                    half,
+                    max_lag,
+                    noise_w,
+                    cp,
+                )
+                unit_ids = np.unique(labels[labels >= 0])
+                windows = take_windows(white, centre, shifts, half)
+                templates = unit_templates(windows, labels, unit_ids)
             counts = np.array([(labels == u).sum() for u in unit_ids])
             composite = composite_templates(templates, counts, max_shift)
             if composite.any():
                 logger.debug("dissolved %d overlap clusters", int(composite.sum()))
+                labels[np.isin(labels, unit_ids[composite])] = -1
                 unit_ids, templates = unit_ids[~composite], templates[~composite]
     elif n == 1:
         labels = np.zeros(1, dtype=np.int64)
@@ -377,6 +558,7 @@ def sort_units(
         centre,
         long_half,
         shifts,
+        aligned,
         labels,
         best,
         residual,
@@ -406,6 +588,7 @@ def _describe(
     centre: int,
     long_half: int,
     shifts: np.ndarray,
+    aligned: np.ndarray,
     labels: np.ndarray,
     best: np.ndarray,
     residual: np.ndarray,
@@ -428,16 +611,18 @@ def _describe(
         members = members[np.argsort(times[members], kind="stable")]
         t = times[members]
         trains[u] = t
-        wins = take_windows(snippets[members], centre, shifts[members], long_half)
+        # shape from the discharges timed on the unit's main phase (see _join_aliases)
+        shaped = members[aligned[members]] if aligned[members].any() else members
+        wins = take_windows(snippets[shaped], centre, shifts[shaped], long_half)
         template = np.median(wins, axis=0).astype(np.float32)
         templates[u] = template
-        pick = np.linspace(0, len(members) - 1, min(N_EXAMPLES, len(members))).astype(int)
+        pick = np.linspace(0, len(shaped) - 1, min(N_EXAMPLES, len(shaped))).astype(int)
         examples[u] = wins[pick].astype(np.float32)
         mask = template_channels(template[None], noise)[0]
         variability = shape_variability(wins, template, mask, noise)
         stability = float(np.median(variability)) if len(variability) >= 2 else float("nan")
-        morph = template_morphology(template, noise, len(members), fs, dp)
-        if grid is not None and len(members) >= dp.min_cv_discharges:
+        morph = template_morphology(template, noise, len(shaped), fs, dp)
+        if grid is not None and len(shaped) >= dp.min_cv_discharges:
             prop = estimate_propagation(template, grid, fs, dp)
             iz, cv = prop.iz_mm, prop.cv_m_s
         else:

@@ -22,6 +22,11 @@ CHANNEL_FRACTION = 0.2
 #: A two-unit fit is tried on FPs whose residual exceeds this fraction of the threshold.
 OVERLAP_CHECK = 0.4
 
+#: ... or whose residual on all channels exceeds this many times the noise energy
+#: while being at least this share of the snippet's energy.
+OVERLAP_NOISE = 3.0
+OVERLAP_MIN_SHARE = 0.1
+
 #: Members used for a median template (spread evenly over the unit's FPs).
 MAX_TEMPLATE_MEMBERS = 400
 
@@ -122,6 +127,8 @@ def match_templates(
     max_shift: int,
     threshold: float,
     overlap: bool = True,
+    noise_uv: np.ndarray | None = None,
+    noise_fit: float = 1.5,
 ) -> Matches:
     """Assign each FP to the template that explains it best.
 
@@ -141,6 +148,14 @@ def match_templates(
         Largest normalised residual accepted.
     overlap : bool
         Try a two-template fit on FPs that one template does not explain.
+    noise_uv : ndarray, shape (n_channels,), optional
+        Noise σ per channel. With it, an FP is also accepted when its
+        residual is no more than ``noise_fit`` times the noise energy
+        expected on the template's channels while the template removes more
+        energy than that noise holds: for a small unit in strong noise, the
+        noise alone keeps the normalised residual above ``threshold``.
+    noise_fit : float
+        See ``noise_uv``.
 
     Returns
     -------
@@ -189,13 +204,39 @@ def match_templates(
         # (judged on all channels: the other unit may lie outside the first's)
         every = np.ones(masks.shape[1], dtype=bool)
         full = _masked_ratio(x_best, templates[unit], np.broadcast_to(every, (n, len(every))))
-        doubtful = np.flatnonzero(full >= OVERLAP_CHECK * threshold)
+        suspect = full >= OVERLAP_CHECK * threshold
+        if noise_uv is not None:
+            # or wherever far more energy is left than the noise holds
+            left = np.square(x_best - templates[unit]).sum(axis=(1, 2))
+            suspect |= (
+                left > OVERLAP_NOISE * (2 * half + 1) * float(np.square(noise_uv).sum())
+            ) & (full >= OVERLAP_MIN_SHARE)
+        doubtful = np.flatnonzero(suspect)
         wide = max(0, min(centre - half, snippets.shape[1] - 1 - centre - half))
+        n_snip = snippets.shape[1]
+        noise_energy = n_snip * float(np.square(noise_uv).sum()) if noise_uv is not None else np.inf
         for i in doubtful:
             fit = _fit_two(snippets[i], centre, templates, masks, max_shift, wide, unit[i])
-            if fit is not None and fit[3] < threshold and fit[4] < 0.5 * full[i]:
+            if fit is None or fit[3] >= threshold:
+                continue
+            # kept when it halves the residual (in the window, or over the whole
+            # snippet while removing far more than noise)
+            x = snippets[i].astype(np.float64)
+            one = float(np.square(x - _place(templates[unit[i]], n_snip, centre, shift[i])).sum())
+            two = fit[4] * float(np.square(x).sum())
+            if fit[4] < 0.5 * full[i] or one - two > max(OVERLAP_NOISE * noise_energy, 0.5 * one):
                 unit[i], shift[i], overlap_unit[i], residual[i] = fit[:4]
     accepted = residual < threshold
+    if noise_uv is not None:
+        x_fit = take_windows(snippets, centre, shift, half)
+        m = masks[unit]
+        w = m[:, None, :].astype(np.float32)
+        expected = (2 * half + 1) * (m * np.square(noise_uv)[None, :]).sum(axis=1)
+        resid = (np.square(x_fit - templates[unit]) * w).sum(axis=(1, 2))
+        energy = (np.square(x_fit) * w).sum(axis=(1, 2))
+        plain = overlap_unit < 0
+        quiet = (resid <= noise_fit * expected) & (energy - resid >= expected) & plain
+        accepted |= quiet
     best = unit.astype(np.int64)
     return Matches(np.where(accepted, best, -1), best, shift, residual, isolation, overlap_unit)
 

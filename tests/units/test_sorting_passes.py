@@ -1,0 +1,159 @@
+"""Merging by separability, small units, distant-phase timing, chunk snippets, noise."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fasciq.errors import DataError
+from fasciq.evaluate.sorting import sorting_metrics
+from fasciq.grids.grid import Grid
+from fasciq.recording import ArrayRecording
+from fasciq.signal.filters import bandpass_sos, filter_margin, zero_phase
+from fasciq.units import SnippetParams, sort_recording
+from fasciq.units.clustering import pair_distances, separation
+from fasciq.units.snippets import estimate_noise, extract_snippets, snippets_from_chunk
+from tests.units import synth
+
+FS = 2048.0
+GRID = Grid.regular(8, 4, 8.0)
+
+
+def test_separation_scales_with_noise() -> None:
+    rng = np.random.default_rng(0)
+    t = np.linspace(-1, 1, 33)[:, None] * np.ones((1, 6))
+    shape_a = np.sin(3 * t) * 20.0
+    shape_b = shape_a * 1.25  # a distinct unit: 25 % larger on every channel
+    noise = np.full(6, 2.0)
+    for sigma in (2.0, 8.0):
+        a = shape_a + rng.normal(0, sigma, (40, *t.shape))
+        a2 = shape_a + rng.normal(0, sigma, (40, *t.shape))
+        b = shape_b + rng.normal(0, sigma, (40, *t.shape))
+        mask = np.ones(6, dtype=bool)
+        # one unit cut in two by noise: not separable whatever the noise
+        assert separation(a, a2, mask, noise * sigma / 2) < 2.0
+        # two units: separable as long as the difference stands above the noise
+        d_ab = separation(a, b, mask, noise * sigma / 2)
+        expected = np.sqrt(np.square(shape_b - shape_a).sum()) / sigma
+        assert d_ab == pytest.approx(expected, rel=0.25)
+
+
+def test_pair_distances_read_in_noise_units() -> None:
+    rng = np.random.default_rng(1)
+    tpl = synth.template(GRID, FS, iz_mm=28.0, cv_m_s=4.0, x_mm=8.0, amp_uv=60.0, n_samples=33)
+    other = synth.template(GRID, FS, iz_mm=28.0, cv_m_s=4.0, x_mm=24.0, amp_uv=60.0, n_samples=33)
+    noise = np.full(GRID.n_channels, 3.0)
+    same = tpl[None] + rng.normal(0, 3.0, (6, *tpl.shape))
+    diff = other[None] + rng.normal(0, 3.0, (2, *tpl.shape))
+    dist = pair_distances(np.concatenate([same, diff]).astype(np.float32), noise)
+    within = dist[:6, :6][~np.eye(6, dtype=bool)]
+    # discharges of one unit differ by noise only: D at most about 1, below
+    # the small-unit threshold (1.5); another unit's discharges lie far beyond
+    assert 0.3 < np.median(within) <= 1.1
+    assert within.max() < 1.5
+    assert dist[:6, 6:].min() > 3.0
+    np.testing.assert_allclose(dist, dist.T)
+
+
+def _units(noise_uv: float, duration: float, seed: int):
+    rng = np.random.default_rng(seed)
+    tpls = [
+        synth.template(GRID, FS, iz_mm=40.0, cv_m_s=4.0, x_mm=0.0, amp_uv=90.0),
+        synth.template(GRID, FS, iz_mm=24.0, cv_m_s=3.5, x_mm=24.0, amp_uv=70.0),
+    ]
+    trains = [synth.poisson_train(1.0, duration, rng) for _ in tpls]
+    return tpls, trains
+
+
+def test_high_noise_not_over_split() -> None:
+    tpls, trains = _units(8.0, 60.0, 3)
+    rec = synth.recording(tpls, trains, FS, 60.0, GRID, noise_uv=8.0, seed=3)
+    times = np.concatenate(trains)
+    truth = np.repeat([0, 1], [len(t) for t in trains])
+    res = sort_recording(rec, times, seed=0)
+    m = sorting_metrics(res.labels, truth)
+    assert m["n_units_found"] == 2
+    assert m["ari"] >= 0.95
+
+
+def test_small_distinct_unit_kept() -> None:
+    tpls, trains = _units(2.0, 40.0, 4)
+    # a third unit with three discharges only, on its own part of the grid
+    small = synth.template(GRID, FS, iz_mm=12.0, cv_m_s=4.0, x_mm=12.0, amp_uv=60.0)
+    small_times = np.array([7.31, 19.52, 33.17])
+    rec = synth.recording(
+        [*tpls, small], [*trains, small_times], FS, 40.0, GRID, noise_uv=2.0, seed=4
+    )
+    times = np.concatenate([*trains, small_times])
+    truth = np.repeat([0, 1, 2], [len(trains[0]), len(trains[1]), 3])
+    res = sort_recording(rec, times, seed=0)
+    m = sorting_metrics(res.labels, truth)
+    assert m["n_units_found"] == 3
+    small_labels = res.labels[truth == 2]
+    assert (small_labels >= 0).all()
+    assert len(set(small_labels.tolist())) == 1
+    assert not np.isin(small_labels, res.labels[truth != 2]).any()
+    assert m["ari"] >= 0.97
+
+
+@pytest.mark.parametrize("offset_s", [0.004, 0.011])
+def test_unit_timed_on_two_phases_is_one_unit(offset_s: float) -> None:
+    rng = np.random.default_rng(5)
+    tpl = synth.template(GRID, FS, iz_mm=40.0, cv_m_s=4.0, x_mm=0.0, amp_uv=100.0)
+    other = synth.template(GRID, FS, iz_mm=20.0, cv_m_s=3.5, x_mm=24.0, amp_uv=80.0)
+    t = synth.poisson_train(1.2, 50.0, rng)
+    u = synth.poisson_train(1.0, 50.0, rng)
+    rec = synth.recording([tpl, other], [t, u], FS, 50.0, GRID, noise_uv=2.0, seed=5)
+    # a third of the unit's FPs are timed on a later component: 4 ms (joined by
+    # re-alignment) or 11 ms (joined as an alias) after the others
+    late = np.arange(len(t)) % 3 == 0
+    t_fp = np.where(late, t + offset_s, t)
+    times = np.concatenate([t_fp, u])
+    truth = np.repeat([0, 1], [len(t), len(u)])
+    res = sort_recording(rec, times, seed=0)
+    m = sorting_metrics(res.labels, truth)
+    assert m["n_units_found"] == 2
+    assert m["ari"] >= 0.97
+    row = res.units.set_index("unit").loc[int(np.bincount(res.labels[truth == 0]).argmax())]
+    assert row.cv_m_s == pytest.approx(4.0, rel=0.1)
+    assert row.stable
+
+
+def test_snippets_from_chunk_match_whole_recording() -> None:
+    rng = np.random.default_rng(6)
+    x = rng.normal(0, 5, (int(30 * FS), 4)).astype(np.float32)
+    rec = ArrayRecording(x, FS, grid=Grid.regular(2, 2, 8.0))
+    params = SnippetParams(remove_line=False)
+    sos = bandpass_sos(FS, params.low_hz, params.high_hz)
+    times = np.array([0.004, 2.5, 9.99, 10.01, 17.3, 29.995])
+    whole = extract_snippets(rec, times, params, sos=sos)
+    samples = np.rint(times * FS).astype(np.int64)
+    margin = filter_margin(sos, FS)
+    chunk_len = int(10 * FS)
+    got = np.zeros_like(whole)
+    for start in range(0, rec.n_samples, chunk_len):
+        lo, hi = max(0, start - margin), min(rec.n_samples, start + chunk_len + margin)
+        block = zero_phase(rec.get_traces(lo, hi), sos)
+        core = (samples >= start) & (samples < start + chunk_len)
+        got[core] = snippets_from_chunk(
+            block, lo, samples[core], FS, params, n_samples=rec.n_samples
+        )
+    np.testing.assert_allclose(got, whole, atol=1e-2)
+    # a window reaching past the chunk is refused rather than cut short
+    with pytest.raises(DataError, match="beyond the chunk"):
+        snippets_from_chunk(x[:1000], 0, np.array([995]), FS, params, n_samples=rec.n_samples)
+    with pytest.raises(DataError, match="2-D"):
+        snippets_from_chunk(x[:, 0], 0, np.array([50]), FS, params)
+
+
+def test_noise_estimate_ignores_a_loud_start() -> None:
+    rng = np.random.default_rng(7)
+    n = int(120 * FS)
+    x = rng.normal(0, 2.0, (n, 3)).astype(np.float32)
+    x[: int(25 * FS)] *= 10.0  # a contraction over the first 25 s
+    rec = ArrayRecording(x, FS)
+    sos = bandpass_sos(FS, 20.0, 450.0)
+    sigma = estimate_noise(rec, sos)
+    # white noise of σ 2 µV keeps about 0.66 of its power in 20–450 Hz at 2048 Hz
+    expected = 2.0 * np.sqrt((450.0 - 20.0) / (FS / 2))
+    np.testing.assert_allclose(sigma, expected, rtol=0.15)
