@@ -8,12 +8,14 @@ Measures, each in a fresh process (so peak memory is that of the task alone):
   recording length.
 
 Prints wall time, real-time factor and peak memory, and writes
-``benchmarks/results/speed.json``. The BDF files are simulated once and kept
-in a cache folder (``--cache``, default ``$TMPDIR/fasciq-bench``).
+``benchmarks/results/speed.json`` (``speed_<minutes>min_<channels>ch.json``
+for another length or grid). The BDF files are simulated once and kept in a
+cache folder (``--cache``, default ``$TMPDIR/fasciq-bench``).
 
 Usage::
 
-    python benchmarks/bench_speed.py [--minutes 30] [--cache DIR]
+    python benchmarks/bench_speed.py [--minutes 30] [--grid GR08MM1305] [--cache DIR]
+    python benchmarks/bench_speed.py --minutes 120 --grid 8x16@4 --threads 2   # 2 h, 128 ch
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import numpy as np
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -50,25 +54,31 @@ import resource, sys, time
 from fasciq.analysis import ExecutionSettings, analyze
 from fasciq.io import read_recording
 t0 = time.perf_counter()
-rec = read_recording(sys.argv[1], grid="GR08MM1305")
+rec = read_recording(sys.argv[1], grid=sys.argv[3])
 res = analyze(rec, execution=ExecutionSettings(n_jobs=int(sys.argv[2])))
 wall = time.perf_counter() - t0
 print(wall, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, res.summary["n_fp"])
 """
 
 
-def make_file(cache: Path, minutes: float) -> Path:
+def make_file(cache: Path, minutes: float, grid: str) -> Path:
+    from fasciq.grids import get_grid
     from fasciq.simulate import simulate, write_simulation
 
-    path = cache / f"als_{minutes:g}min_64ch.bdf"
+    n_ch = get_grid(grid).n_channels
+    tag = "64ch" if grid == "GR08MM1305" else f"{n_ch}ch"
+    path = cache / f"als_{minutes:g}min_{tag}.bdf"
     if not path.exists():
         t0 = time.perf_counter()
-        sim = simulate(
-            preset="als", duration_s=60.0 * minutes, grid="GR08MM1305", fs=2048.0, seed=7
-        )
+        sim = simulate(preset="als", duration_s=60.0 * minutes, grid=grid, fs=2048.0, seed=7)
         write_simulation(sim, path, overwrite=True)
         print(f"  simulated {path.name} in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     return path
+
+
+def _finite(d: dict) -> dict:
+    """``d`` with NaN (a run that was skipped) as None."""
+    return {k: (None if isinstance(v, float) and v != v else v) for k, v in d.items()}
 
 
 def run(code: str, *args: str) -> list[float]:
@@ -81,17 +91,25 @@ def run(code: str, *args: str) -> list[float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--minutes", type=float, default=30.0)
+    parser.add_argument("--grid", default="GR08MM1305", help="grid of the simulated file")
+    parser.add_argument(
+        "--threads", type=int, choices=(1, 2), default=None, help="only this thread count"
+    )
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "fasciq-bench")
     args = parser.parse_args()
+    from fasciq.grids import get_grid
+
+    n_ch = get_grid(args.grid).n_channels
     args.cache.mkdir(parents=True, exist_ok=True)
-    long_file = make_file(args.cache, args.minutes)
-    short_file = make_file(args.cache, args.minutes / 3)
+    long_file = make_file(args.cache, args.minutes, args.grid)
+    short_file = make_file(args.cache, args.minutes / 3, args.grid)
     duration = 60.0 * args.minutes
     read_wall, read_mem = run(READ_AND_FILTER, str(long_file))
-    one = run(ANALYZE, str(long_file), "1")
-    two = run(ANALYZE, str(long_file), "2")
-    short = run(ANALYZE, str(short_file), "1")
-    best = min(one[0], two[0])
+    skipped = [float("nan"), float("nan"), float("nan")]
+    one = run(ANALYZE, str(long_file), "1", args.grid) if args.threads != 2 else skipped
+    two = run(ANALYZE, str(long_file), "2", args.grid) if args.threads != 1 else skipped
+    short = run(ANALYZE, str(short_file), str(args.threads or 1), args.grid)
+    best = float(np.nanmin([one[0], two[0]]))
     rows = [
         ("read + band-pass only", read_wall, read_mem),
         ("fasciq analyze, 1 thread", one[0], one[1]),
@@ -99,8 +117,8 @@ def main() -> None:
         (f"fasciq analyze, {args.minutes / 3:g} min file", short[0], short[1]),
     ]
     print(
-        f"{args.minutes:g}-minute 64-channel 2048 Hz BDF ({long_file.stat().st_size / 2**20:.0f} "
-        f"MiB), {os.cpu_count()} CPU(s)"
+        f"{args.minutes:g}-minute {n_ch}-channel 2048 Hz BDF "
+        f"({long_file.stat().st_size / 2**20:.0f} MiB), {os.cpu_count()} CPU(s)"
     )
     print(f"{'task':34s} {'wall s':>8s} {'x real time':>12s} {'peak MiB':>9s}")
     for name, wall, mem in rows:
@@ -109,30 +127,35 @@ def main() -> None:
     ratio = best / read_wall
     print(
         f"analysis / (read + band-pass) = {ratio:.2f} (target ≤ 2.5); peak memory "
-        f"{max(one[1], two[1]):.0f} MiB (target ≤ 1536), {short[1]:.0f} MiB on a file a third "
-        f"as long (flat in length); {int(one[2])} FPs found"
+        f"{np.nanmax([one[1], two[1]]):.0f} MiB (target ≤ 1536), {short[1]:.0f} MiB on a file "
+        f"a third as long (flat in length); {int(np.nanmax([one[2], two[2]]))} FPs found"
     )
     RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / "speed.json"
+    default = args.grid == "GR08MM1305" and args.minutes == 30.0
+    out = RESULTS / ("speed.json" if default else f"speed_{args.minutes:g}min_{n_ch}ch.json")
     out.write_text(
         json.dumps(
-            {
-                "minutes": args.minutes,
-                "file_mib": long_file.stat().st_size / 2**20,
-                "read_bandpass_s": read_wall,
-                "read_bandpass_peak_mib": read_mem,
-                "analyze_1_thread_s": one[0],
-                "analyze_1_thread_peak_mib": one[1],
-                "analyze_2_threads_s": two[0],
-                "analyze_2_threads_peak_mib": two[1],
-                "analyze_short_file_s": short[0],
-                "analyze_short_file_peak_mib": short[1],
-                "ratio_to_read_bandpass": ratio,
-                "realtime_factor": duration / best,
-                "n_fp": one[2],
-                "cpus": os.cpu_count(),
-                "python": platform.python_version(),
-            },
+            _finite(
+                {
+                    "minutes": args.minutes,
+                    "grid": args.grid,
+                    "n_channels": n_ch,
+                    "file_mib": long_file.stat().st_size / 2**20,
+                    "read_bandpass_s": read_wall,
+                    "read_bandpass_peak_mib": read_mem,
+                    "analyze_1_thread_s": one[0],
+                    "analyze_1_thread_peak_mib": one[1],
+                    "analyze_2_threads_s": two[0],
+                    "analyze_2_threads_peak_mib": two[1],
+                    "analyze_short_file_s": short[0],
+                    "analyze_short_file_peak_mib": short[1],
+                    "ratio_to_read_bandpass": ratio,
+                    "realtime_factor": duration / best,
+                    "n_fp": float(np.nanmax([one[2], two[2]])),
+                    "cpus": os.cpu_count(),
+                    "python": platform.python_version(),
+                }
+            ),
             indent=2,
         )
     )

@@ -32,9 +32,11 @@ from fasciq._logging import logger
 from fasciq.detect.activity import (
     dense_spans,
     merge_spans,
+    regular_dense,
     runs,
     train_spans,
     window_coherence,
+    window_kurtosis,
 )
 from fasciq.detect.artefacts import grid_wide, window_lowband, window_saturation
 from fasciq.detect.detector import Neighbourhood, data_neighbourhood
@@ -382,6 +384,7 @@ class _Stream:
         self.low_w = np.full((self.n_windows, self.n_good), np.nan)
         self.sat_w = np.zeros((self.n_windows, self.n_good))
         self.coh_w = np.full(self.n_windows, np.nan)
+        self.kurt_w = np.full(self.n_windows, np.nan)
         self.tracked = np.full((self.n_windows, self.n_good), np.nan)
         self.low_tracked = np.full((self.n_windows, self.n_good), np.nan)
         self.measured = 0  # windows measured so far
@@ -413,6 +416,7 @@ class _Stream:
         self.coh_w[w0 : w0 + n] = window_coherence(
             local, self.win, self.setup.neighbourhood.adjacency
         )
+        self.kurt_w[w0 : w0 + n] = window_kurtosis(filt, self.win)
         self.measured = w0 + n
 
     def _track(self, w0: int, w1: int) -> None:
@@ -691,7 +695,7 @@ def analyze(
             level / params.activity.level_ratio,
             np.nan_to_num(stream.coh_w) / params.activity.coherence,
         )
-        by_reason["voluntary"].append(dense_spans(dense, win_s, params.activity, duration))
+        dense_sp = dense_spans(dense, win_s, params.activity, duration)
     art = params.artefacts
     sat = (stream.sat_w >= art.saturation_fraction).mean(axis=1) >= art.saturated_channels
     motion = np.nanmedian(stream.low_w / stream.low_tracked, axis=1) >= art.motion_ratio
@@ -730,6 +734,10 @@ def analyze(
                     params.activity,
                 )
             )
+    if params.exclude_voluntary:  # dense and regular (or not sparse) activity is voluntary
+        by_reason["voluntary"].append(
+            regular_dense(dense_sp, by_reason["voluntary"], params.activity, stream.kurt_w, win_s)
+        )
     spans = {r: np.concatenate(v) if v else np.zeros((0, 2)) for r, v in by_reason.items()}
     excluded = _resolve_spans(spans)
     excl_arr = merge_spans(excluded[["start_s", "end_s"]].to_numpy())

@@ -49,3 +49,36 @@ def test_coherence_separates_dense_activity_from_noise_and_sparse_fps():
     c = [window_coherence(v, 1000, adj) for v in (noise, sparse, dense)]
     assert np.abs(c[0]).max() < 0.1 and np.abs(c[1]).max() < 0.1
     assert c[2].min() > 0.5
+
+
+def test_dense_span_needs_a_regular_train_to_be_voluntary():
+    from fasciq.detect.activity import regular_dense
+
+    dense = np.array([[10.0, 20.0], [40.0, 50.0], [70.0, 71.0]])
+    trains = [np.array([[12.0, 14.0]]), np.array([[50.3, 52.0]])]
+    kept = regular_dense(dense, trains, ActivityParams(join_s=0.5))
+    # the first overlaps a train, the second has one within join_s, the third none
+    assert np.allclose(kept, [[10.0, 20.0], [40.0, 50.0]])
+    assert regular_dense(dense, [], ActivityParams()).shape == (0, 2)
+    off = ActivityParams(require_trains=False)
+    assert np.allclose(regular_dense(dense, [], off), dense)
+
+
+def test_kurtosis_tells_sparse_storm_from_interference_pattern():
+    from fasciq.detect.activity import regular_dense, window_kurtosis
+
+    rng = np.random.default_rng(3)
+    n, win = 8000, 1000
+    noise = rng.normal(0, 1, (n, 8))
+    spikes = noise.copy()
+    idx = rng.choice(n, 60, replace=False)
+    spikes[idx] += rng.normal(0, 20, (60, 8))  # sparse large events
+    k_noise = window_kurtosis(noise, win)
+    k_sparse = window_kurtosis(spikes, win)
+    assert np.all(np.abs(k_noise - 3.0) < 0.6)
+    assert np.median(k_sparse) > 10.0
+    # a dense span without any train: voluntary only if its signal is not sparse
+    dense = np.array([[0.0, 8.0]])
+    params = ActivityParams()
+    assert regular_dense(dense, [], params, k_noise, win / 1000.0).shape == (1, 2)
+    assert regular_dense(dense, [], params, k_sparse, win / 1000.0).shape == (0, 2)

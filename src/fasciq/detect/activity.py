@@ -7,17 +7,28 @@ when a single unit fires, its discharges come back at regular intervals.
 Fasciculations are sporadic: even hundreds per minute leave the median level
 of each window almost untouched, and their intervals are Poisson-like.
 
-Two tests, both giving spans with reason ``voluntary``:
+Two tests, combined into spans with reason ``voluntary``:
 
+* :func:`train_spans` — a putative unit (same peak channel or a neighbour,
+  similar amplitude) discharges ``train_min_events`` times in a row at
+  5–25 Hz with intervals whose coefficient of variation is below
+  ``train_max_cv``: regularity, the mark of voluntary firing;
 * :func:`dense_spans` — the level (median over good channels of the window
   noise σ divided by the tracked rest σ) stays above ``level_ratio``, or the
   sign coherence of neighbouring channels (:func:`window_coherence`) above
   ``coherence``, for at least ``min_active_s`` (the coherence needs no rest
-  reference, so a recording without any rest is still recognised);
-* :func:`train_spans` — a putative unit (same peak channel or a neighbour,
-  similar amplitude) discharges ``train_min_events`` times in a row at
-  5–25 Hz with intervals whose coefficient of variation is below
-  ``train_max_cv``.
+  reference, so a recording without any rest is still recognised).
+
+Density alone does not make a contraction: a storm of many units firing
+irregularly (hundreds to thousands of FPs per minute, as after
+succinylcholine or in a cramp-fasciculation burst) is just as dense. A
+dense span is therefore voluntary only where a regular train confirms it,
+or where the signal is not sparse (:func:`regular_dense`). A storm is a
+sequence of separate MUAPs with quiet baseline between them, so each
+channel's samples are heavy-tailed (window kurtosis well above 3,
+:func:`window_kurtosis`); a contraction strong enough that no single train
+can be followed is an interference pattern of many overlapping trains,
+nearly Gaussian (kurtosis a few units).
 """
 
 from __future__ import annotations
@@ -85,6 +96,102 @@ def dense_spans(
         out[:, 0] = np.maximum(out[:, 0], 0.0)
         if duration_s is not None:
             out[:, 1] = np.minimum(out[:, 1], duration_s)
+    return out
+
+
+def regular_dense(
+    dense: np.ndarray,
+    trains: np.ndarray | list,
+    params: ActivityParams | None = None,
+    kurtosis: np.ndarray | None = None,
+    window_s: float | None = None,
+) -> np.ndarray:
+    """The dense spans that are voluntary: confirmed by a regular train, or not sparse.
+
+    Parameters
+    ----------
+    dense : ndarray, shape (n, 2)
+        Output of :func:`dense_spans`.
+    trains : ndarray, shape (m, 2), or list of such arrays
+        Output(s) of :func:`train_spans`.
+    params : ActivityParams, optional
+        ``require_trains`` (False: every dense span is voluntary), ``join_s``
+        (a train this close to a dense span confirms it) and
+        ``sparse_kurtosis``.
+    kurtosis : ndarray, shape (n_windows,), optional
+        Output of :func:`window_kurtosis`; a dense span whose median window
+        kurtosis is below ``sparse_kurtosis`` is voluntary without a train.
+    window_s : float, optional
+        Window length of ``kurtosis`` in seconds (needed with it).
+
+    Returns
+    -------
+    ndarray, shape (k, 2)
+        The voluntary dense spans.
+    """
+    params = params or ActivityParams()
+    dense = np.asarray(dense, dtype=np.float64).reshape(-1, 2)
+    if not params.require_trains or len(dense) == 0:
+        return dense
+    if isinstance(trains, list):
+        trains = np.concatenate(trains) if trains else np.zeros((0, 2))
+    trains = np.asarray(trains, dtype=np.float64).reshape(-1, 2)
+    gap = params.join_s
+    hit = (trains[None, :, 0] < dense[:, None, 1] + gap) & (
+        trains[None, :, 1] > dense[:, None, 0] - gap
+    )
+    keep = hit.any(axis=1)
+    if kurtosis is not None and window_s is not None:
+        k = np.asarray(kurtosis, dtype=np.float64)
+        for i, (a, b) in enumerate(dense):
+            w = k[int(a // window_s) : int(np.ceil(b / window_s))]
+            w = w[np.isfinite(w)]
+            if w.size and np.median(w) < params.sparse_kurtosis:
+                keep[i] = True
+    return dense[keep]
+
+
+def window_kurtosis(x: np.ndarray, window: int, step: int = 4) -> np.ndarray:
+    """Median over channels of each window's kurtosis (3 for Gaussian noise).
+
+    Parameters
+    ----------
+    x : ndarray, shape (n_samples, n_channels)
+        Band-passed traces (windows start at ``x[0]``; a final partial
+        window is measured on what it holds).
+    window : int
+        Window length in samples.
+    step : int
+        Take every ``step``-th sample (a MUAP spans tens of samples, so
+        none is missed).
+
+    Returns
+    -------
+    ndarray, shape (ceil(n_samples / window),)
+        NaN for a window too short to measure.
+    """
+    n = x.shape[0]
+    out = np.full(-(-n // window), np.nan)
+    n_full = n // window
+    if n_full:
+        w = np.asarray(x[: n_full * window], dtype=np.float32).reshape(n_full, window, -1)
+        out[:n_full] = _kurtosis(w[:, ::step])
+    if n_full * window < n and (n - n_full * window) // step >= 8:
+        tail = np.asarray(x[n_full * window :: step], dtype=np.float32)
+        out[n_full] = _kurtosis(tail[None])[0]
+    return out
+
+
+def _kurtosis(w: np.ndarray) -> np.ndarray:
+    """Median over channels of the kurtosis of ``(n_windows, n_samples, n_channels)``."""
+    w = w - w.mean(axis=1, keepdims=True)
+    w2 = w * w
+    m2 = w2.mean(axis=1, dtype=np.float64)
+    m4 = (w2 * w2).mean(axis=1, dtype=np.float64)
+    k = np.where(m2 > 0, m4 / np.maximum(m2, 1e-30) ** 2, np.nan)
+    out = np.full(w.shape[0], np.nan)
+    ok = np.isfinite(k).any(axis=1)
+    out[ok] = np.nanmedian(k[ok], axis=1)
     return out
 
 

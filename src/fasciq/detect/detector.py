@@ -19,6 +19,13 @@ that crosses a threshold:
   within the phase window plus the time the potential needs to propagate
   there — so the phases, the propagating wave and the end-of-fibre
   components of one MUAP are one FP;
+* spatial integration: a small MUAP that reaches ``k_high`` σ on too few
+  channels is still a candidate where its peak reaches ``k_peak_energy`` σ
+  and the RMS of the neighbourhood's peaks (each channel clipped, so a
+  single loud electrode cannot pass alone) reaches ``k_energy`` σ — noise
+  is independent from electrode to electrode, a MUAP is not; such weak
+  candidates count only away (2 × ``max_window_ms``) from larger
+  discharges, whose far field and late components they would otherwise be;
 * a MUAP phase lasts a few ms: a one-signed swing longer than
   ``max_phase_ms`` through the peak is a step, a pop's tail or motion;
 * overlapping FPs of different units stay separate when their peaks lie in
@@ -124,6 +131,32 @@ def _spatial_max(values: np.ndarray, adj: np.ndarray) -> np.ndarray:
     return out
 
 
+def _rows_time_max(values: np.ndarray, rows: np.ndarray, half: int) -> np.ndarray:
+    """``values`` maximised over ``±half`` samples in time, at ``rows`` only."""
+    out = values[rows].copy()
+    last = values.shape[0] - 1
+    for k in range(1, half + 1):
+        np.maximum(out, values[np.minimum(rows + k, last)], out=out)
+        np.maximum(out, values[np.maximum(rows - k, 0)], out=out)
+    return out
+
+
+def _neighbourhood_rms(
+    a: np.ndarray, rows: np.ndarray, half: int, adj_plus: np.ndarray, clip: float
+) -> np.ndarray:
+    """RMS over each channel's neighbourhood of ``a`` maximised over ``±half`` samples.
+
+    Each channel's peak is clipped at ``clip`` first, so one loud electrode
+    (a pop) cannot raise its neighbourhood alone. For independent noise in
+    σ units it stays near 1.6 (the RMS of the largest of a few samples); a
+    MUAP spread over the neighbourhood raises it on every channel together.
+    """
+    peak = np.minimum(_rows_time_max(a, rows, half), clip)
+    weights = adj_plus.astype(np.float32)
+    weights /= weights.sum(axis=0, keepdims=True)
+    return np.sqrt((peak * peak) @ weights)
+
+
 def _footprint(amax: np.ndarray, start_ch: int, adjacency: np.ndarray, k_low: float) -> np.ndarray:
     """Channels connected to ``start_ch`` through neighbours all above ``k_low``."""
     active = amax >= k_low
@@ -215,8 +248,16 @@ def detect_spatial(
     fs_ms = fs / 1000.0
     # every window is measured from a candidate (a hot row): the widest one sets the pad
     widest = max(params.max_window_ms, params.max_phase_ms, params.phase_ms, params.support_ms)
+    if params.k_energy > 0:
+        widest = max(widest, 2 * params.max_window_ms)  # how far a larger discharge is sought
     pad = round(widest * fs_ms) + 4
-    rows = _active_rows((a >= params.k_high).any(axis=1), pad)
+    hot = (a >= params.k_high).any(axis=1)
+    if params.k_energy > 0:
+        # a weak candidate needs its peak and at least one more channel above k_low
+        hot |= (a >= params.k_peak_energy).any(axis=1) & (
+            np.count_nonzero(a >= params.k_low, axis=1) >= 2
+        )
+    rows = _active_rows(hot, pad)
     if rows is None:
         return _detect_spatial(x, a, neighbourhood, fs, params)
     if rows.size == 0:
@@ -245,13 +286,30 @@ def _detect_spatial(
     support = active.astype(np.float32) @ adj_plus.astype(np.float32)
     need = np.minimum(params.min_channels, adj_plus.sum(axis=0)).astype(np.float32)
     cand = (a >= params.k_high) & (support >= need - 0.5)
+    # spatial integration: a discharge too small to reach k_high σ on enough
+    # channels still raises the energy of its whole neighbourhood together
+    weak = np.zeros_like(cand)
+    if params.k_energy > 0 and adjacency.any():
+        hot = np.flatnonzero(((a >= params.k_peak_energy) & ~cand).any(axis=1))
+        if hot.size:
+            energy = _neighbourhood_rms(a, hot, max(half, 1), adj_plus, 2 * params.k_energy)
+            weak[hot] = (a[hot] >= params.k_peak_energy) & (energy >= params.k_energy) & ~cand[hot]
+            if weak.any() and cand.any():
+                # only apart from larger discharges: near one (anywhere on the
+                # grid), its far field and late components are no news
+                span = 2 * round(params.max_window_ms * fs / 1000)
+                near_big = ndimage.maximum_filter1d(
+                    cand.any(axis=1).view(np.uint8), 2 * span + 1, axis=0
+                )
+                weak &= (near_big == 0)[:, None]
+            cand |= weak
     if not cand.any():
         return Events.empty(n_ch)
     if adjacency.any():
         # isolation: the largest neighbour must carry a fair share of the peak
         # (a pop's long filtered response offers many chance crossings)
         rows = np.flatnonzero(cand.any(axis=1))
-        a_near = ndimage.maximum_filter1d(a, 2 * max(half, 1) + 1, axis=0)[rows]
+        a_near = _rows_time_max(a, rows, max(half, 1))
         nb_max = _spatial_max(a_near, adjacency) if n_ch > 1 else a_near
         has_nb = adjacency.any(axis=1)
         isolated = has_nb[None, :] & (nb_max < params.neighbour_fraction * a[rows])
@@ -259,9 +317,11 @@ def _detect_spatial(
     # locally exclusive peaks: maximum over ±phase/4 in time and the neighbourhood in space
     score = np.where(cand, a, 0.0).astype(np.float32)
     r = max(1, round(params.phase_ms / 4 * fs / 1000))
-    local = ndimage.maximum_filter1d(score, 2 * r + 1, axis=0)
-    local = _spatial_max(local, adj_plus)
-    ts, cs = np.nonzero(cand & (score >= local))
+    # (evaluated on the rows holding a candidate only: they are few)
+    rows = np.flatnonzero(cand.any(axis=1))
+    local = _spatial_max(_rows_time_max(score, rows, r), adj_plus)
+    tr, cs = np.nonzero(cand[rows] & (score[rows] >= local))
+    ts = rows[tr]
     if ts.size == 0:
         return Events.empty(n_ch)
     # one peak per (time, place): drop exact ties on neighbouring samples
@@ -273,6 +333,13 @@ def _detect_spatial(
     w0 = params.phase_ms * fs_ms
     wmax = params.max_window_ms * fs_ms
     pos = neighbourhood.positions_mm
+    if pos is not None:
+        # peaks further apart in space may be further apart in time (propagation)
+        p = np.asarray(pos, dtype=np.float64)
+        dist = np.sqrt(((p[:, None, :] - p[None, :, :]) ** 2).sum(axis=-1))
+        allow_ch = np.minimum(w0 + dist / params.velocity_m_s * fs_ms, wmax)
+    else:
+        allow_ch = np.full((n_ch, n_ch), wmax)  # without distances, any spread within one MUAP
     neighbours = [np.flatnonzero(adjacency[ch]) for ch in range(n_ch)]
     spread_half = max(1, round(params.support_ms * fs / 1000))
     max_phase = max(2, round(params.max_phase_ms * fs / 1000))
@@ -286,11 +353,7 @@ def _detect_spatial(
         amax = a[lo:hi].max(axis=0)
         foot = _footprint(amax, c, adjacency, params.k_low)
         dt = np.abs(ts - t).astype(np.float64)
-        if pos is not None:
-            dist = np.sqrt(((pos[cs] - pos[c]) ** 2).sum(axis=1))
-            allow = np.minimum(w0 + dist / params.velocity_m_s * fs_ms, wmax)
-        else:
-            allow = np.full(ts.size, wmax)  # without distances, any spread within one MUAP
+        allow = allow_ch[c, cs]
         # peaks of the same footprint within the MUAP's span are its phases and
         # propagating parts; beyond the phase window only clearly smaller ones are
         # (a second discharge of the same unit is as large as the first)
@@ -302,7 +365,7 @@ def _detect_spatial(
         # peak; a pop or a spike of one electrode does not
         lo_s, hi_s = max(0, t - spread_half), min(n, t + spread_half + 1)
         near_amp = a[lo_s:hi_s, neighbours[c]].max(axis=0) if neighbours[c].size else None
-        if near_amp is not None:
+        if near_amp is not None and not weak[t, c]:
             level = max(params.k_low, params.neighbour_fraction * float(a[t, c]))
             if np.count_nonzero(near_amp >= level) < need[c] - 1:
                 continue

@@ -52,6 +52,15 @@ class DetectParams:
     secondary_fraction : float
         Within ``max_window_ms`` a peak of the same footprint below this
         fraction of the largest one is one of its late components.
+    k_energy : float
+        Spatial integration (0: off): a peak of at least ``k_peak_energy`` σ
+        whose neighbourhood (itself and its neighbours, each clipped at
+        2 × ``k_energy`` so that one loud electrode cannot pass alone) has an RMS of
+        its ±``support_ms`` peaks of at least ``k_energy`` σ is a candidate
+        even below ``k_high`` — a small MUAP is seen by all its neighbours
+        at once, noise is not.
+    k_peak_energy : float
+        Smallest peak (σ) of a candidate found by spatial integration.
     remove_common : bool
         Detect on traces without what is smooth over the whole grid (the
         best-fitting plane per sample, or the channel mean without
@@ -71,6 +80,8 @@ class DetectParams:
     velocity_m_s: float = 2.5
     max_window_ms: float = 20.0
     secondary_fraction: float = 0.5
+    k_energy: float = 3.0
+    k_peak_energy: float = 4.0
     remove_common: bool = True
 
     def __post_init__(self) -> None:
@@ -90,6 +101,8 @@ class DetectParams:
         check_positive(self.max_phase_ms, "max_phase_ms")
         check_positive(self.max_window_ms, "max_window_ms")
         check_in_range(self.secondary_fraction, "secondary_fraction", 0.0, 1.0)
+        check_positive(self.k_energy, "k_energy", allow_zero=True)
+        check_positive(self.k_peak_energy, "k_peak_energy")
 
     def to_dict(self) -> dict[str, Any]:
         """Parameters as a dictionary."""
@@ -113,14 +126,33 @@ class FeatureParams:
         different times; the FP's time is the centre of the span of their
         peak times — the estimate closest to all of them, whichever is the
         largest once noise is set aside (1: the largest channel's peak alone).
+    search_ms : float
+        Half-width of the search, around the detection, for the channel
+        with the largest peak-to-peak and for the peaks of the tied
+        channels: long enough for the potential to propagate over the
+        grid, short enough that an overlapping discharge of another unit
+        (tens of ms later) is not taken for this one.
+    split_ms : float
+        Two detections whose footprints meet and that lie further apart than
+        this plus the propagation time between their channels are different
+        discharges: each searches only its side of their midpoint (closer
+        ones are parts of one discharge, and lead to one FP).
+    split_velocity_m_s : float
+        Slowest propagation assumed for that time.
     """
 
     window_ms: float = 20.0
     edge_fraction: float = 0.1
     tie_fraction: float = 0.7
+    search_ms: float = 20.0
+    split_ms: float = 10.0
+    split_velocity_m_s: float = 2.5
 
     def __post_init__(self) -> None:
         check_positive(self.window_ms, "window_ms")
+        check_positive(self.search_ms, "search_ms")
+        check_positive(self.split_ms, "split_ms", allow_zero=True)
+        check_positive(self.split_velocity_m_s, "split_velocity_m_s")
         check_in_range(self.edge_fraction, "edge_fraction", 0.0, 1.0)
         check_in_range(self.tie_fraction, "tie_fraction", 0.0, 1.0)
 
@@ -154,6 +186,16 @@ class ActivityParams:
     join_s : float
         Voluntary spans closer than this are joined (the gap between two
         stretches of one contraction is not rest).
+    require_trains : bool
+        A dense span is voluntary only when a regular train lies in it (or
+        within ``join_s``): an irregular storm of many fasciculating units
+        is as dense as a contraction but is analysed. False: density alone
+        excludes.
+    sparse_kurtosis : float
+        A dense span without a regular train is still voluntary when its
+        median window kurtosis (median over channels) is below this: an
+        interference pattern of many overlapping trains is nearly Gaussian
+        (kurtosis about 3 to 8), a storm of separate FPs is heavy-tailed.
     """
 
     level_ratio: float = 1.5
@@ -165,6 +207,8 @@ class ActivityParams:
     train_max_hz: float = 25.0
     train_max_cv: float = 0.2
     join_s: float = 0.5
+    require_trains: bool = True
+    sparse_kurtosis: float = 10.0
 
     def __post_init__(self) -> None:
         check_positive(self.level_ratio, "level_ratio")
@@ -176,6 +220,7 @@ class ActivityParams:
         check_positive(self.train_max_hz, "train_max_hz")
         check_positive(self.train_max_cv, "train_max_cv")
         check_positive(self.join_s, "join_s", allow_zero=True)
+        check_positive(self.sparse_kurtosis, "sparse_kurtosis")
         if self.train_max_hz <= self.train_min_hz:
             raise ParameterError(
                 "train_max_hz must be above train_min_hz",
