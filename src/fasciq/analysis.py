@@ -568,14 +568,25 @@ class _SnippetStore:
         self._file.write(np.ascontiguousarray(cut, dtype=np.float32).tobytes())
         self.count += len(samples)
 
-    def take(self, index: np.ndarray) -> np.ndarray:
-        """Snippets number ``index`` (in the order they were added)."""
-        out = np.zeros((len(index), *self.shape), dtype=np.float32)
+    def take(
+        self, index: np.ndarray, columns: np.ndarray | None = None, n_columns: int | None = None
+    ) -> np.ndarray:
+        """Snippets number ``index`` (in the order they were added).
+
+        With ``columns``/``n_columns`` the stored channels are placed into
+        those columns of a wider, zero-filled array, read in batches straight
+        from the file so only the output is held in memory.
+        """
+        width = self.shape[1] if n_columns is None else int(n_columns)
+        cols = np.arange(self.shape[1]) if columns is None else np.asarray(columns)
+        out = np.zeros((len(index), self.shape[0], width), dtype=np.float32)
         if self._file is None or len(index) == 0:
             return out
         self._file.flush()
         stored = np.memmap(self._file, dtype=np.float32, mode="r", shape=(self.count, *self.shape))
-        out[:] = stored[np.asarray(index, dtype=np.int64)]
+        index = np.asarray(index, dtype=np.int64)
+        for a in range(0, len(index), 1024):
+            out[a : a + 1024, :, cols] = stored[index[a : a + 1024]]
         del stored
         return out
 
@@ -599,11 +610,9 @@ def _sort(
     from fasciq.units.sorting import sort_units
 
     good_idx = np.flatnonzero(setup.good)
-    kept = stream.snippets.take(snippet_index)
     # bad channels are left out of detection; their columns stay zero so the
     # snippets keep the grid's channel order
-    snippets = np.zeros((len(kept), kept.shape[1], recording.n_channels), dtype=np.float32)
-    snippets[:, :, good_idx] = kept
+    snippets = stream.snippets.take(snippet_index, good_idx, recording.n_channels)
     noise = np.full(recording.n_channels, np.nan)
     tracked = np.nanmedian(stream.tracked, axis=0) if stream.n_windows else np.ones(len(good_idx))
     noise[good_idx] = tracked
