@@ -90,21 +90,58 @@ class FormatSpec:
 
 #: Formats in the order the dispatcher tries them (most specific first).
 FORMATS: tuple[FormatSpec, ...] = (
-    FormatSpec("bids", "EMG-BIDS (EDF/BDF with sidecars)", ("_emg.edf", "_emg.bdf"),
-               _is_bids, "fasciq.io.bids", "read_bids"),
-    FormatSpec("edf", "EDF, EDF+, BDF, BDF+", (".edf", ".bdf", ".rec"),
-               _is_edf, "fasciq.io.edf", "read_edf"),
+    FormatSpec(
+        "bids",
+        "EMG-BIDS (EDF/BDF with sidecars)",
+        ("_emg.edf", "_emg.bdf"),
+        _is_bids,
+        "fasciq.io.bids",
+        "read_bids",
+    ),
+    FormatSpec(
+        "edf",
+        "EDF, EDF+, BDF, BDF+",
+        (".edf", ".bdf", ".rec"),
+        _is_edf,
+        "fasciq.io.edf",
+        "read_edf",
+    ),
     FormatSpec("poly5", "TMSi Poly5", (".poly5",), _is_poly5, "fasciq.io.poly5", "read_poly5"),
-    FormatSpec("wfdb", "WFDB (PhysioNet .hea + .dat)", (".hea",),
-               _is_wfdb, "fasciq.io.wfdb", "read_wfdb"),
-    FormatSpec("numpy", "NumPy .npy/.npz with JSON sidecar", (".npy", ".npz"),
-               _is_numpy, "fasciq.io.numpy_format", "read_numpy"),
-    FormatSpec("otb", "OT Bioelettronica .otb+/.otb/.otb4", (".otb+", ".otb", ".otb4"),
-               _is_otb, "fasciq.io.otb", "read_otb"),
-    FormatSpec("otb-mat", "OTBioLab+ MATLAB export (.mat)", (".mat",),
-               _is_mat, "fasciq.io.otb_mat", "read_otb_mat"),
-    FormatSpec("csv", "CSV/TSV text (one column per channel)", (".csv", ".tsv", ".txt"),
-               _is_csv, "fasciq.io.csv_format", "read_csv"),
+    FormatSpec(
+        "wfdb", "WFDB (PhysioNet .hea + .dat)", (".hea",), _is_wfdb, "fasciq.io.wfdb", "read_wfdb"
+    ),
+    FormatSpec(
+        "numpy",
+        "NumPy .npy/.npz with JSON sidecar",
+        (".npy", ".npz"),
+        _is_numpy,
+        "fasciq.io.numpy_format",
+        "read_numpy",
+    ),
+    FormatSpec(
+        "otb",
+        "OT Bioelettronica .otb+/.otb/.otb4",
+        (".otb+", ".otb", ".otb4"),
+        _is_otb,
+        "fasciq.io.otb",
+        "read_otb",
+    ),
+    FormatSpec(
+        "otb-mat",
+        "OTBioLab+ MATLAB export (.mat)",
+        (".mat",),
+        _is_mat,
+        "fasciq.io.otb_mat",
+        "read_otb_mat",
+    ),
+    FormatSpec(
+        "csv",
+        "CSV/TSV text (one column per channel)",
+        (".csv", ".tsv", ".txt"),
+        _is_csv,
+        "fasciq.io.csv_format",
+        "read_csv",
+    ),
 )
 
 
@@ -221,5 +258,11 @@ def write_recording(recording: Recording, path: PathArg, **kwargs: Any) -> Path:
     )
 
 
-__all__ = ["FORMATS", "FormatSpec", "detect_format", "format_names", "read_recording",
-           "write_recording"]
+__all__ = [
+    "FORMATS",
+    "FormatSpec",
+    "detect_format",
+    "format_names",
+    "read_recording",
+    "write_recording",
+]
