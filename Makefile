@@ -18,8 +18,8 @@ env: $(STAMP)
 demo: env
 	$(BIN)/fasciq simulate --preset als --duration 120 --grid GR08MM1305 --seed 1 \
 		-o $(DEMO)/als.bdf --overwrite
-	$(BIN)/fasciq info $(DEMO)/als.bdf
-	$(BIN)/fasciq analyze $(DEMO)/als.bdf -o $(DEMO)/als_fasciq --overwrite
+	$(BIN)/fasciq info $(DEMO)/als.bdf --grid GR08MM1305
+	$(BIN)/fasciq analyze $(DEMO)/als.bdf --grid GR08MM1305 -o $(DEMO)/als_fasciq --overwrite
 	$(BIN)/fasciq evaluate $(DEMO)/als_fasciq $(DEMO)/als.truth.csv --overwrite
 	@echo "report: $$(cd $(DEMO)/als_fasciq && pwd)/report.html"
 
