@@ -48,20 +48,6 @@ RESULTS = Path(__file__).resolve().parent / "results"
 DETECTABLE_P2P = 5.0
 
 
-def reference(sim) -> Truth:
-    """The simulator's fasciculations as an evaluation reference."""
-    d = sim.truth.discharges
-    d = d[d["kind"].astype(str) == "fasciculation"]
-    return Truth(
-        times_s=d["peak_time_s"].to_numpy(dtype=np.float64),
-        units=d["unit"].to_numpy(dtype=np.int64),
-        voluntary_epochs=[(float(a), float(b)) for a, b in sim.truth.voluntary_epochs],
-        duration_s=float(sim.recording.duration_s),
-        kind="simulation",
-        source="simulation",
-    )
-
-
 def channel_noise(rec) -> np.ndarray:
     """Robust noise σ (µV) of each channel in the analysis pass band."""
     from fasciq.signal.filters import bandpass_sos, filter_margin, zero_phase
@@ -168,7 +154,7 @@ def run_one(spec: dict, duration: float, seed: int, tmp: Path) -> dict:
         rec = read_recording(path, grid=spec.get("grid") or "GR08MM1305")
     else:
         rec = sim.recording.load()
-    truth = reference(sim)
+    truth = Truth.from_simulation(sim.truth)
     t0 = time.perf_counter()
     res = analyze(rec)
     wall = time.perf_counter() - t0

@@ -8,7 +8,6 @@ from fasciq.errors import DataError, GridError, ParameterError
 from fasciq.evaluate import evaluate_result, match_events
 from fasciq.recording import ArrayRecording
 
-from .detect.simtruth import reference
 from .detect.synth import add_train, synth
 
 
@@ -23,7 +22,7 @@ def als_sim():
 def test_end_to_end_on_simulated_als(als_sim):
     sim, rec = als_sim
     res = analyze(rec)
-    metrics = evaluate_result(res, reference(sim))
+    metrics = evaluate_result(res, sim.truth)
     assert metrics["n_reference"] >= 20
     assert metrics["f1"] >= 0.9
     assert abs(metrics["rate_error"]) <= 0.1

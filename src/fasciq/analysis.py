@@ -31,7 +31,6 @@ import pandas as pd
 from fasciq._logging import logger
 from fasciq.detect.activity import (
     dense_spans,
-    merge_spans,
     regular_dense,
     runs,
     train_spans,
@@ -40,11 +39,12 @@ from fasciq.detect.activity import (
 )
 from fasciq.detect.artefacts import grid_wide, window_lowband, window_saturation
 from fasciq.detect.detector import Neighbourhood, data_neighbourhood
-from fasciq.detect.features import empty_fp_table, event_features
+from fasciq.detect.features import FEATURE_COLUMNS, empty_fp_table, event_features
 from fasciq.detect.params import ActivityParams, ArtefactParams, DetectParams, FeatureParams
 from fasciq.detect.rates import intervals, per_minute, poisson_ci, poisson_upper_bound
 from fasciq.detect.registry import get_detector
 from fasciq.errors import DataError, ParameterError
+from fasciq.intervals import inside, merge_spans
 from fasciq.recording import Recording
 from fasciq.result import Result
 from fasciq.signal.filters import (
@@ -346,17 +346,6 @@ def _resolve_spans(by_reason: dict[str, np.ndarray]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["start_s", "end_s", "reason"]).astype(
         {"start_s": float, "end_s": float, "reason": str}
     )
-
-
-def _inside(times: np.ndarray, spans: np.ndarray) -> np.ndarray:
-    """Which ``times`` fall inside any ``[start, end)`` of sorted, disjoint ``spans``."""
-    if len(spans) == 0 or len(times) == 0:
-        return np.zeros(len(times), dtype=bool)
-    k = np.searchsorted(spans[:, 0], times, side="right") - 1
-    ok = k >= 0
-    out = np.zeros(len(times), dtype=bool)
-    out[ok] = times[ok] < spans[k[ok], 1]
-    return out
 
 
 class _Stream:
@@ -732,7 +721,7 @@ def analyze(
                 [s for r in ("artefact", "noise") for s in by_reason[r]] or [np.zeros((0, 2))]
             )
         )
-        ok = ~_inside(times, pre)
+        ok = ~inside(times, pre)
         if params.exclude_voluntary:
             by_reason["voluntary"].append(
                 train_spans(
@@ -753,25 +742,13 @@ def analyze(
 
     if cat and len(cat["sample"]):
         times = cat["sample"] / fs
-        keep = ~_inside(times, excl_arr)
+        keep = ~inside(times, excl_arr)
         fps = pd.DataFrame(
             {
                 "time_s": times[keep],
                 "unit": np.full(int(keep.sum()), -1, dtype=np.int64),
                 "channel": [recording.channel_labels[good_idx[c]] for c in cat["channel"][keep]],
-                **{
-                    k: cat[k][keep]
-                    for k in (
-                        "amplitude_uv",
-                        "duration_ms",
-                        "phases",
-                        "turns",
-                        "area_uv_ms",
-                        "n_channels",
-                        "centroid_x_mm",
-                        "centroid_y_mm",
-                    )
-                },
+                **{k: cat[k][keep] for k in FEATURE_COLUMNS[3:]},
             }
         )
         snippet_index = cat["snippet_index"][keep]

@@ -3,7 +3,7 @@ import pytest
 
 from fasciq.errors import ParameterError
 from fasciq.evaluate import match_events
-from fasciq.evaluate.intervals import inside, merge_spans, overlap_length, total_length
+from fasciq.intervals import inside, merge_spans, overlap_length, total_length
 
 
 def test_exact_and_shifted_matches():

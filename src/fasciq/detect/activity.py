@@ -36,6 +36,7 @@ from __future__ import annotations
 import numpy as np
 
 from fasciq.detect.params import ActivityParams
+from fasciq.intervals import merge_spans
 
 
 def runs(mask: np.ndarray) -> np.ndarray:
@@ -43,21 +44,6 @@ def runs(mask: np.ndarray) -> np.ndarray:
     m = np.concatenate([[False], np.asarray(mask, dtype=bool), [False]])
     d = np.diff(m.astype(np.int8))
     return np.column_stack([np.flatnonzero(d == 1), np.flatnonzero(d == -1)])
-
-
-def merge_spans(spans: np.ndarray | list, gap: float = 0.0) -> np.ndarray:
-    """Union of ``[start, end)`` spans, joining those closer than ``gap``."""
-    spans = np.asarray(spans, dtype=np.float64).reshape(-1, 2)
-    if len(spans) == 0:
-        return spans
-    spans = spans[np.argsort(spans[:, 0], kind="stable")]
-    out = [list(spans[0])]
-    for a, b in spans[1:]:
-        if a <= out[-1][1] + gap:
-            out[-1][1] = max(out[-1][1], b)
-        else:
-            out.append([a, b])
-    return np.asarray(out, dtype=np.float64)
 
 
 def dense_spans(

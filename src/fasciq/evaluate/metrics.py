@@ -28,9 +28,9 @@ from typing import Any
 import numpy as np
 
 from fasciq.errors import FormatError
-from fasciq.evaluate.intervals import inside, overlap_length, total_length
 from fasciq.evaluate.matching import match_events
 from fasciq.evaluate.truth import Truth, load_truth
+from fasciq.intervals import inside, overlap_length, total_length
 from fasciq.validate import check_file_exists, check_positive
 
 

@@ -8,24 +8,9 @@ import numpy as np
 
 from fasciq.errors import ParameterError
 from fasciq.grids.grid import Grid
+from fasciq.intervals import merge_spans
 
 Spans = Sequence[tuple[float, float]] | np.ndarray
-
-
-def merge_spans(spans: Spans) -> np.ndarray:
-    """Union of ``(start, end)`` spans as a sorted ``(k, 2)`` array without overlaps."""
-    arr = np.asarray(spans, dtype=float).reshape(-1, 2)
-    arr = arr[np.isfinite(arr).all(axis=1) & (arr[:, 1] > arr[:, 0])]
-    if len(arr) == 0:
-        return np.zeros((0, 2))
-    arr = arr[np.argsort(arr[:, 0], kind="stable")]
-    out = [arr[0].copy()]
-    for start, end in arr[1:]:
-        if start <= out[-1][1]:
-            out[-1][1] = max(out[-1][1], end)
-        else:
-            out.append(np.array([start, end]))
-    return np.array(out)
 
 
 def rate_per_bin(

@@ -20,22 +20,11 @@ import numpy as np
 import pandas as pd
 
 from fasciq._logging import logger
+from fasciq.detect.features import FEATURE_COLUMNS
 from fasciq.errors import FasciqError, FormatError
 from fasciq.grids.grid import Grid
 
-FP_COLUMNS = (
-    "time_s",
-    "unit",
-    "channel",
-    "amplitude_uv",
-    "duration_ms",
-    "phases",
-    "turns",
-    "area_uv_ms",
-    "n_channels",
-    "centroid_x_mm",
-    "centroid_y_mm",
-)
+FP_COLUMNS = FEATURE_COLUMNS
 EXCLUDED_COLUMNS = ("start_s", "end_s", "reason")
 
 

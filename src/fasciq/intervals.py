@@ -1,4 +1,4 @@
-"""Arithmetic on sets of time spans ``[(start_s, end_s), ...]``."""
+"""Arithmetic on sets of time spans ``[(start_s, end_s), ...]`` (half-open)."""
 
 from __future__ import annotations
 
@@ -9,16 +9,21 @@ import numpy as np
 Spans = Iterable[tuple[float, float]]
 
 
-def merge_spans(spans: Spans) -> np.ndarray:
-    """Union of spans as a sorted ``(n, 2)`` array of disjoint intervals."""
-    arr = np.asarray(list(spans), dtype=np.float64).reshape(-1, 2)
-    arr = arr[arr[:, 1] > arr[:, 0]]
+def merge_spans(spans: Spans | np.ndarray, gap: float = 0.0) -> np.ndarray:
+    """Union of spans as a sorted ``(n, 2)`` array of disjoint intervals.
+
+    Empty, inverted and non-finite spans are dropped; spans closer than
+    ``gap`` seconds are joined.
+    """
+    arr = np.asarray(spans if isinstance(spans, np.ndarray) else list(spans), dtype=np.float64)
+    arr = arr.reshape(-1, 2)
+    arr = arr[np.isfinite(arr).all(axis=1) & (arr[:, 1] > arr[:, 0])]
     if arr.size == 0:
         return np.zeros((0, 2))
     arr = arr[np.argsort(arr[:, 0], kind="stable")]
     out = [arr[0].copy()]
     for a, b in arr[1:]:
-        if a <= out[-1][1]:
+        if a <= out[-1][1] + gap:
             out[-1][1] = max(out[-1][1], b)
         else:
             out.append(np.array([a, b]))
