@@ -63,6 +63,8 @@ CASES = [
     ("als-late", 300, 21, 4.0),
     ("als-late", 600, 22, 2.0),
     ("post-exertion", 300, 23, 2.0),
+    # a longer high-rate benign recording (slow shape drift, amplitude-scaled copies)
+    ("bfs", 600, 99, 2.0),
 ]
 
 #: Fewest discharges (among the sorted FPs) of a unit that counts as present.

@@ -4,10 +4,12 @@ Measures, each in a fresh process (so peak memory is that of the task alone):
 
 * the time to merely read and band-pass the file (chunked, same filter);
 * the full analysis with one thread and with two;
-* the full analysis of a 10-minute file, to show memory does not grow with
-  recording length.
+* the full analysis of a file a third as long, to show memory does not grow
+  with recording length.
 
-Prints wall time, real-time factor and peak memory, and writes
+Prints wall time, CPU time (all threads of the process: on a machine shared
+with other work, CPU time is the steadier figure), real-time factor and peak
+memory, and writes
 ``benchmarks/results/speed.json`` (``speed_<minutes>min_<channels>ch.json``
 for another length or grid). The BDF files are simulated once and kept in a
 cache folder (``--cache``, default ``$TMPDIR/fasciq-bench``).
@@ -38,26 +40,27 @@ READ_AND_FILTER = """
 import resource, sys, time
 from fasciq.io import read_recording
 from fasciq.signal.filters import bandpass_sos, filter_margin, zero_phase
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 rec = read_recording(sys.argv[1])
 sos = bandpass_sos(rec.fs)
 margin = filter_margin(sos, rec.fs)
 chunk = int(30 * rec.fs)
 for c in rec.iter_chunks(chunk, margin):
     y = zero_phase(c.traces, sos, margin)
-wall = time.perf_counter() - t0
-print(wall, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+print(wall, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, cpu)
 """
 
 ANALYZE = """
 import resource, sys, time
 from fasciq.analysis import ExecutionSettings, analyze
 from fasciq.io import read_recording
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 rec = read_recording(sys.argv[1], grid=sys.argv[3])
 res = analyze(rec, execution=ExecutionSettings(n_jobs=int(sys.argv[2])))
-wall = time.perf_counter() - t0
-print(wall, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, res.summary["n_fp"])
+wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+mem = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(wall, mem, res.summary["n_fp"], cpu)
 """
 
 
@@ -104,29 +107,31 @@ def main() -> None:
     long_file = make_file(args.cache, args.minutes, args.grid)
     short_file = make_file(args.cache, args.minutes / 3, args.grid)
     duration = 60.0 * args.minutes
-    read_wall, read_mem = run(READ_AND_FILTER, str(long_file))
-    skipped = [float("nan"), float("nan"), float("nan")]
+    read_wall, read_mem, read_cpu = run(READ_AND_FILTER, str(long_file))
+    skipped = [float("nan")] * 4
     one = run(ANALYZE, str(long_file), "1", args.grid) if args.threads != 2 else skipped
     two = run(ANALYZE, str(long_file), "2", args.grid) if args.threads != 1 else skipped
     short = run(ANALYZE, str(short_file), str(args.threads or 1), args.grid)
     best = float(np.nanmin([one[0], two[0]]))
     rows = [
-        ("read + band-pass only", read_wall, read_mem),
-        ("fasciq analyze, 1 thread", one[0], one[1]),
-        ("fasciq analyze, 2 threads", two[0], two[1]),
-        (f"fasciq analyze, {args.minutes / 3:g} min file", short[0], short[1]),
+        ("read + band-pass only", read_wall, read_cpu, read_mem),
+        ("fasciq analyze, 1 thread", one[0], one[3], one[1]),
+        ("fasciq analyze, 2 threads", two[0], two[3], two[1]),
+        (f"fasciq analyze, {args.minutes / 3:g} min file", short[0], short[3], short[1]),
     ]
     print(
         f"{args.minutes:g}-minute {n_ch}-channel 2048 Hz BDF "
         f"({long_file.stat().st_size / 2**20:.0f} MiB), {os.cpu_count()} CPU(s)"
     )
-    print(f"{'task':34s} {'wall s':>8s} {'x real time':>12s} {'peak MiB':>9s}")
-    for name, wall, mem in rows:
+    print(f"{'task':34s} {'wall s':>8s} {'CPU s':>8s} {'x real time':>12s} {'peak MiB':>9s}")
+    for name, wall, cpu, mem in rows:
         length = duration / 3 if "min file" in name else duration
-        print(f"{name:34s} {wall:8.1f} {length / wall:12.0f} {mem:9.0f}")
+        print(f"{name:34s} {wall:8.1f} {cpu:8.1f} {length / wall:12.0f} {mem:9.0f}")
     ratio = best / read_wall
+    cpu_ratio = one[3] / read_cpu if args.threads != 2 else float("nan")
     print(
-        f"analysis / (read + band-pass) = {ratio:.2f} (target ≤ 2.5); peak memory "
+        f"analysis / (read + band-pass) = {ratio:.2f} wall (target ≤ 2.5), "
+        f"{cpu_ratio:.2f} in CPU time of one thread; peak memory "
         f"{np.nanmax([one[1], two[1]]):.0f} MiB (target ≤ 1536), {short[1]:.0f} MiB on a file "
         f"a third as long (flat in length); {int(np.nanmax([one[2], two[2]]))} FPs found"
     )
@@ -143,13 +148,18 @@ def main() -> None:
                     "file_mib": long_file.stat().st_size / 2**20,
                     "read_bandpass_s": read_wall,
                     "read_bandpass_peak_mib": read_mem,
+                    "read_bandpass_cpu_s": read_cpu,
                     "analyze_1_thread_s": one[0],
+                    "analyze_1_thread_cpu_s": one[3],
                     "analyze_1_thread_peak_mib": one[1],
                     "analyze_2_threads_s": two[0],
                     "analyze_2_threads_peak_mib": two[1],
+                    "analyze_2_threads_cpu_s": two[3],
                     "analyze_short_file_s": short[0],
                     "analyze_short_file_peak_mib": short[1],
+                    "analyze_short_file_cpu_s": short[3],
                     "ratio_to_read_bandpass": ratio,
+                    "cpu_ratio_to_read_bandpass": cpu_ratio,
                     "realtime_factor": duration / best,
                     "n_fp": float(np.nanmax([one[2], two[2]])),
                     "cpus": os.cpu_count(),

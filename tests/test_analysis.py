@@ -78,10 +78,83 @@ def test_no_rest_at_all_gives_no_rate():
     rec = add_train(rec, 0.0, 12.0, n_units=40, rate_hz=14.0, amp_uv=60.0)
     res = analyze(rec)
     s = res.summary
-    assert s["analysed_s"] < 1.0
-    assert s["n_fp"] == 0 or s["analysed_s"] > 0
-    if s["analysed_s"] == 0:
-        assert s["fp_per_min"] is None and s["fp_per_min_ci95"] is None
+    # all of it is voluntary: nothing analysed, no FP, and no rate rather than 0/min
+    assert s["excluded_by_reason_s"] == {"voluntary": pytest.approx(12.0)}
+    assert s["analysed_s"] == 0.0 and s["excluded_s"] == pytest.approx(12.0)
+    assert s["n_fp"] == 0 and len(res.fasciculations) == 0
+    assert s["fp_per_min"] is None and s["fp_per_min_ci95"] is None
+    assert s["fp_per_min_upper95"] is None
+    json.dumps(s)
+
+
+@pytest.mark.parametrize("duration_s", [1.0, 3.0])
+def test_recording_shorter_than_the_analysis_windows(duration_s):
+    # shorter than a chunk (30 s), the noise tracking (±60 s) and the prescan:
+    # still analysed whole, every FP found, with an honest rate
+    rec, times = synth(duration_s=duration_s, rate_per_min=600, seed=21, amp_uv=120.0)
+    res = analyze(rec)
+    s = res.summary
+    assert s["analysed_s"] == pytest.approx(duration_s) and s["excluded_s"] == 0.0
+    m = match_events(res.fasciculations["time_s"].to_numpy(), times, 0.01)
+    assert len(times) >= 4
+    assert m.true_positives == len(times) and m.false_positives == 0
+    assert s["fp_per_min"] == pytest.approx(len(times) / (duration_s / 60))
+    # just under two noise windows is too short to measure the noise: a clear error
+    short = ArrayRecording(rec.get_traces()[: int(0.99 * rec.fs)], rec.fs, grid=rec.grid)
+    with pytest.raises(DataError, match="shorter") as err:
+        analyze(short)
+    assert "Fix:" in str(err.value)
+
+
+def test_all_channels_bad_names_each_reason():
+    rng = np.random.default_rng(3)
+    x = np.zeros((4 * 2048, 16), dtype=np.float32)
+    # eight clipped channels (pinned at the amplifier rails), eight flat ones
+    x[:, :8] = np.clip(rng.normal(0, 200, (x.shape[0], 8)), -50, 50)
+    with pytest.raises(DataError, match="no channel is usable") as err:
+        analyze(ArrayRecording(x, 2048.0))
+    text = str(err.value)
+    assert "saturated" in text and "flat" in text and "Fix:" in text
+
+
+def test_analysis_runs_with_one_blas_thread():
+    from threadpoolctl import threadpool_info
+
+    seen = []
+
+    def progress(done, total):
+        seen.extend(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
+
+    rec, _ = synth(duration_s=4.0, rate_per_min=60, seed=2)
+    analyze(rec, progress=progress)
+    assert seen and set(seen) == {1}
+
+
+def test_snippet_store_reads_back_what_it_stored():
+    from fasciq.analysis import _SnippetStore
+    from fasciq.units.params import SnippetParams
+
+    fs, n_ch = 2048.0, 5
+    store = _SnippetStore(fs, n_ch, SnippetParams())
+    n_t = store.shape[0]
+    block = np.arange(20000 * n_ch, dtype=np.float32).reshape(20000, n_ch)
+    samples = np.array([100, 900, 901, 5000, 19990])
+    store.add(block, 0, samples[:3], 20000)
+    store.add(block[4000:], 4000, samples[3:], 20000)
+    try:
+        # runs of consecutive indices and jumps, spread into wider rows
+        index = np.array([0, 1, 2, 4, 3, 1])
+        out = store.take(index, columns=np.array([1, 3, 4, 6, 7]), n_columns=8)
+        assert out.shape == (6, n_t, 8) and out.dtype == np.float32
+        assert not out[:, :, [0, 2, 5]].any()
+        for row, i in enumerate(index):
+            t = samples[i]
+            want = block[np.clip(np.arange(t - store.before, t + store.after + 1), 0, 19999)]
+            got = out[row][:, [1, 3, 4, 6, 7]]
+            inside = np.arange(t - store.before, t + store.after + 1) < 20000
+            assert np.array_equal(got[inside], want[inside])
+    finally:
+        store.close()
 
 
 def test_no_fp_gives_upper_bound():

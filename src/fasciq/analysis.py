@@ -41,6 +41,7 @@ from fasciq.detect.artefacts import grid_wide, window_lowband, window_saturation
 from fasciq.detect.detector import Neighbourhood, data_neighbourhood
 from fasciq.detect.features import FEATURE_COLUMNS, empty_fp_table, event_features
 from fasciq.detect.params import ActivityParams, ArtefactParams, DetectParams, FeatureParams
+from fasciq.detect.peeling import PeelParams
 from fasciq.detect.rates import intervals, per_minute, poisson_ci, poisson_upper_bound
 from fasciq.detect.registry import get_detector
 from fasciq.errors import DataError, ParameterError
@@ -50,6 +51,8 @@ from fasciq.result import Result
 from fasciq.signal.filters import (
     BandpassParams,
     bandpass_sos,
+    common_mode,
+    common_mode_basis,
     common_mode_projector,
     filter_margin,
     zero_phase,
@@ -91,8 +94,9 @@ class AnalysisParams:
         ``units.csv``); off, every FP keeps ``unit = -1``.
     sorting_seed : int
         Seed of the randomised steps of sorting (same seed, same units).
-    bandpass, noise, detect, features, activity, artefacts, quality, sorting
-        Parameters of each stage.
+    bandpass, noise, detect, features, activity, artefacts, quality, sorting, peel
+        Parameters of each stage (``peel``: overlapping FPs separated by
+        the unit templates where FPs are dense).
     """
 
     line_freq: float | None = None
@@ -108,6 +112,7 @@ class AnalysisParams:
     sort_units: bool = True
     sorting_seed: int = 0
     sorting: SortingParams = field(default_factory=SortingParams)
+    peel: PeelParams = field(default_factory=PeelParams)
 
     def __post_init__(self) -> None:
         if self.line_freq is not None:
@@ -253,6 +258,10 @@ class _Setup:
     neighbourhood: Neighbourhood
     geometry: str
     projector: np.ndarray | None
+    #: band-pass margin (``margin`` adds the line fit's windows to it)
+    band_margin: int = 0
+    #: orthonormal basis of the common field (``projector = I - B Bᵀ``)
+    common_basis: np.ndarray | None = None
 
 
 def _setup(recording: Recording, params: AnalysisParams, execution: ExecutionSettings) -> _Setup:
@@ -268,7 +277,14 @@ def _setup(recording: Recording, params: AnalysisParams, execution: ExecutionSet
     good = np.array([not f for f in flags], dtype=bool)
     bad = {lab: f for lab, f in zip(recording.channel_labels, flags, strict=True) if f}
     if not good.any():
-        detail = "; ".join(f"{k}: {', '.join(v)}" for k, v in list(bad.items())[:6])
+        # every reason with (some of) its channels, so a mixed failure is clear
+        by_flag: dict[str, list[str]] = {}
+        for label, reasons in bad.items():
+            by_flag.setdefault(reasons[0], []).append(label)
+        detail = "; ".join(
+            f"{len(labels)} {flag}: {', '.join(labels[:4])}{', ...' if len(labels) > 4 else ''}"
+            for flag, labels in by_flag.items()
+        )
         raise DataError(
             f"no channel is usable for detection ({detail})",
             fix="check the electrode contact and cabling, or loosen the [quality] thresholds "
@@ -285,7 +301,8 @@ def _setup(recording: Recording, params: AnalysisParams, execution: ExecutionSet
     # line-fit windows beyond the band-pass margin keep every fit window that
     # reaches the core complete, with its neighbours for the median over
     # windows (so chunks match a whole-array pass)
-    margin = filter_margin(sos, fs) + (3 * line_window if harmonics else 0)
+    band_margin = filter_margin(sos, fs)
+    margin = band_margin + (3 * line_window if harmonics else 0)
     good_idx = np.flatnonzero(good)
     if grid is not None:
         hood = Neighbourhood(grid.adjacency(diagonal=True), np.asarray(grid.positions_mm))
@@ -311,13 +328,23 @@ def _setup(recording: Recording, params: AnalysisParams, execution: ExecutionSet
         len(good),
         geometry,
     )
-    projector = (
-        common_mode_projector(hood.positions_mm, int(good.sum()))
-        if params.detect.remove_common
-        else None
-    )
+    basis, projector = None, None
+    if params.detect.remove_common:
+        basis = common_mode_basis(hood.positions_mm, int(good.sum()))
+        projector = common_mode_projector(hood.positions_mm, int(good.sum()))
     return _Setup(
-        good, bad, line_freq, harmonics, sos, margin, line_window, hood, geometry, projector
+        good,
+        bad,
+        line_freq,
+        harmonics,
+        sos,
+        margin,
+        line_window,
+        hood,
+        geometry,
+        projector,
+        band_margin,
+        basis,
     )
 
 
@@ -369,13 +396,16 @@ class _Stream:
         self.n_windows = -(-recording.n_samples // self.win)
         self.half = max(1, round(params.noise.track_s / params.noise.window_s))
         self.n_good = int(setup.good.sum())
-        self.sigma_w = np.full((self.n_windows, self.n_good), np.nan)
-        self.low_w = np.full((self.n_windows, self.n_good), np.nan)
-        self.sat_w = np.zeros((self.n_windows, self.n_good))
+        # per-window levels of each channel are the only arrays that grow with
+        # the recording: single precision halves them (they hold 4 digits at most)
+        shape = (self.n_windows, self.n_good)
+        self.sigma_w = np.full(shape, np.nan, dtype=np.float32)
+        self.low_w = np.full(shape, np.nan, dtype=np.float32)
+        self.sat_w = np.zeros(shape, dtype=np.float32)
         self.coh_w = np.full(self.n_windows, np.nan)
         self.kurt_w = np.full(self.n_windows, np.nan)
-        self.tracked = np.full((self.n_windows, self.n_good), np.nan)
-        self.low_tracked = np.full((self.n_windows, self.n_good), np.nan)
+        self.tracked = np.full(shape, np.nan, dtype=np.float32)
+        self.low_tracked = np.full(shape, np.nan, dtype=np.float32)
         self.measured = 0  # windows measured so far
         period = self.fs / setup.line_freq if setup.line_freq else self.fs / 50.0
         self.period = max(1, round(period))
@@ -393,19 +423,23 @@ class _Stream:
             self.detect_margin = max(self.detect_margin, self.snippets.half_width + 2)
 
     # -- statistics ------------------------------------------------------------
-    def _measure(self, start: int, raw: np.ndarray, filt: np.ndarray) -> None:
+    def _window_stats(self, raw: np.ndarray, filt: np.ndarray) -> dict[str, np.ndarray]:
+        """Per-window statistics of one chunk (a pure function of its traces)."""
+        basis = self.setup.common_basis
+        local = filt if basis is None else filt - common_mode(filt, basis)
+        return {
+            "sigma_w": window_noise(filt, self.win),
+            "sat_w": window_saturation(raw, self.win),
+            "low_w": window_lowband(raw, self.win, self.period),
+            "coh_w": window_coherence(local, self.win, self.setup.neighbourhood.adjacency),
+            "kurt_w": window_kurtosis(filt, self.win),
+        }
+
+    def _measure(self, start: int, stats: dict[str, np.ndarray]) -> None:
         w0 = start // self.win
-        sig = window_noise(filt, self.win)
-        n = sig.shape[0]
-        self.sigma_w[w0 : w0 + n] = sig
-        self.sat_w[w0 : w0 + n] = window_saturation(raw, self.win)
-        self.low_w[w0 : w0 + n] = window_lowband(raw, self.win, self.period)
-        proj = self.setup.projector
-        local = filt if proj is None else filt @ proj
-        self.coh_w[w0 : w0 + n] = window_coherence(
-            local, self.win, self.setup.neighbourhood.adjacency
-        )
-        self.kurt_w[w0 : w0 + n] = window_kurtosis(filt, self.win)
+        n = stats["sigma_w"].shape[0]
+        for name, values in stats.items():
+            getattr(self, name)[w0 : w0 + n] = values
         self.measured = w0 + n
 
     def _track(self, w0: int, w1: int) -> None:
@@ -432,17 +466,16 @@ class _Stream:
         w1 = min(self.n_windows, -(-(block_start + block.shape[0]) // self.win) + 1)
         self._track(w0, w1)
         sigma = noise_per_sample(self.tracked, self.win, block_start, block_start + block.shape[0])
-        proj = self.setup.projector
-        if proj is None:
+        basis = self.setup.common_basis
+        if basis is None:
             detect_on = block
         else:
             # the common field is fitted to traces clipped at a few σ, so that a
             # pop or a large MUAP on a few channels is not spread over the grid
-            limit = 4 * self.params.detect.k_high * sigma
-            common = np.clip(block, -limit, limit) @ (
-                np.eye(proj.shape[0], dtype=np.float32) - proj
-            )
-            detect_on = block - common
+            limit = (4 * self.params.detect.k_high) * sigma
+            common = common_mode(np.clip(block, -limit, limit, out=limit), basis)
+            del limit
+            detect_on = np.subtract(block, common, out=common)
         events = self.detect(detect_on, sigma, self.setup.neighbourhood, fs, self.params.detect)
         # a MUAP cut by the recording's ends cannot be measured (and the filter's
         # edge response lives there): peaks closer than one phase window are dropped
@@ -488,9 +521,17 @@ class _Stream:
             clean = subtract_line(
                 raw, self.fs, chunk.start - chunk.left, setup.harmonics, setup.line_window
             )
-            filt = zero_phase(clean, setup.sos, setup.margin)
-            core = filt[chunk.left : filt.shape[0] - chunk.right]
-            yield chunk.start, chunk.stop, raw[chunk.left : raw.shape[0] - chunk.right], core
+            # the line fit needed its wider margin; the band-pass needs only its own
+            bm = setup.band_margin
+            lo, hi = max(0, chunk.left - bm), min(raw.shape[0], raw.shape[0] - chunk.right + bm)
+            filt = zero_phase(clean[lo:hi], setup.sos, bm)
+            del clean
+            core = filt[chunk.left - lo : filt.shape[0] - (hi - raw.shape[0] + chunk.right)]
+            raw_core = raw[chunk.left : raw.shape[0] - chunk.right]
+            # window statistics are computed here, so that with n_jobs > 1 they
+            # run in the reading thread alongside detection
+            stats = self._window_stats(raw_core, core)
+            yield chunk.start, chunk.stop, stats, np.ascontiguousarray(core)
 
     def run(self, n_jobs: int = 1) -> None:
         """Stream the recording once."""
@@ -499,8 +540,8 @@ class _Stream:
         source = self._chunks()
         if n_jobs > 1:
             source = _prefetch(source)
-        for start, stop, raw, core in source:
-            self._measure(start, raw, core)
+        for start, stop, stats, core in source:
+            self._measure(start, stats)
             buffer.append((start, stop, core))
             # a chunk is ready once the noise a tracking half-width beyond it is measured
             while buffer and (
@@ -511,6 +552,7 @@ class _Stream:
                 self.progress(stop / self.fs * 0.95, total / self.fs)
         while buffer:
             self._flush(buffer)
+        self._prev = None  # the last chunk is not needed after the pass
 
     def _flush(self, buffer: deque) -> None:
         start, stop, core = buffer[0]
@@ -572,11 +614,24 @@ class _SnippetStore:
         if self._file is None or len(index) == 0:
             return out
         self._file.flush()
-        stored = np.memmap(self._file, dtype=np.float32, mode="r", shape=(self.count, *self.shape))
+        # plain reads rather than a memory map: mapped pages would count in the
+        # process's memory until unmapped, doubling the peak of this step
         index = np.asarray(index, dtype=np.int64)
-        for a in range(0, len(index), 1024):
-            out[a : a + 1024, :, cols] = stored[index[a : a + 1024]]
-        del stored
+        row_bytes = int(np.prod(self.shape)) * 4
+        batch = np.empty((256, *self.shape), dtype=np.float32)
+        i = 0
+        while i < len(index):
+            # a run of consecutive snippets (the usual case: kept FPs in time order)
+            j = i + 1
+            while j < len(index) and j - i < len(batch) and index[j] == index[j - 1] + 1:
+                j += 1
+            view = memoryview(batch[: j - i]).cast("B")
+            self._file.seek(int(index[i]) * row_bytes)
+            got = self._file.readinto(view)
+            if got != (j - i) * row_bytes:
+                raise OSError(f"short read of the snippet file ({got} bytes)")
+            out[i:j, :, cols] = batch[: j - i]
+            i = j
         return out
 
     def close(self) -> None:
@@ -584,6 +639,24 @@ class _SnippetStore:
         if self._file is not None:
             self._file.close()
             self._file = None
+
+
+def _release_free_memory() -> None:
+    """Hand memory freed by the streaming pass back to the system (glibc only).
+
+    The pass allocates and frees chunk-sized arrays; glibc keeps much of that
+    freed memory in its heaps, where sorting's larger arrays cannot reuse
+    it, so it would add to the peak. Elsewhere this does nothing.
+    """
+    import ctypes
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (e.g. musl)
+        return
 
 
 def _sort(
@@ -598,6 +671,7 @@ def _sort(
     """Sort the kept FPs into units from the snippets cut during the pass."""
     from fasciq.units.sorting import sort_units
 
+    _release_free_memory()
     good_idx = np.flatnonzero(setup.good)
     # bad channels are left out of detection; their columns stay zero so the
     # snippets keep the grid's channel order
@@ -618,6 +692,133 @@ def _sort(
         noise_uv=noise,
         channel_labels=recording.channel_labels,
     )
+
+
+def _peel(
+    recording: Recording,
+    params: AnalysisParams,
+    setup: _Setup,
+    stream: _Stream,
+    fps: pd.DataFrame,
+    excl_arr: np.ndarray,
+    sorting: Any,
+) -> pd.DataFrame:
+    """FPs where dense, separated by peeling the unit templates off the traces.
+
+    Dense stretches are re-read and filtered exactly as the stream filters a
+    chunk (line regression, band-pass with margins), and the templates of
+    the units that vary little are peeled off. A first-pass FP that a
+    peeled discharge matches keeps its row, at the fitted time of the
+    discharge and with its unit when it had none; one left unmatched whose
+    peak the subtracted templates explain (less than ``k_high`` σ left) is a
+    part of a peeled discharge and is dropped; peeled discharges that match
+    no first-pass FP are added, with their unit.
+    """
+    from fasciq.detect.peeling import (
+        dense_stretches,
+        match_times,
+        peak_left,
+        peel,
+        peeled_features,
+    )
+
+    pp = params.peel
+    if not pp.enabled or sorting is None or not sorting.templates or len(fps) == 0:
+        return fps
+    fs = recording.fs
+    first = fps["time_s"].to_numpy(dtype=np.float64)
+    stretches = dense_stretches(first, recording.duration_s, pp)
+    ids = np.array(sorted(sorting.templates))
+    variability = sorting.units.set_index("unit")["stability"].reindex(ids).to_numpy(dtype=float)
+    units = ids[variability <= pp.max_variability]
+    if len(stretches) == 0 or units.size == 0:
+        return fps
+    good_idx = np.flatnonzero(setup.good)
+    templates = np.stack([sorting.templates[u][:, good_idx] for u in units]).astype(np.float32)
+    centre = templates.shape[1] // 2
+    noise = np.nanmedian(stream.tracked, axis=0)
+    noise = np.where(np.isfinite(noise), noise, np.nanmedian(noise)).astype(np.float32)
+    column = {recording.channel_labels[j]: i for i, j in enumerate(good_idx)}
+    first_col = np.array([column.get(c, -1) for c in fps["channel"]], dtype=np.int64)
+    times_out, labels = first.copy(), fps["unit"].to_numpy(dtype=np.int64).copy()
+    keep = np.ones(len(fps), dtype=bool)
+    claimed = np.zeros(len(fps), dtype=bool)  # matched in an earlier stretch
+    rows: list[pd.DataFrame] = []
+    reach = templates.shape[1] + 4 * round(params.features.window_ms * fs / 1000)
+    for a_s, b_s in stretches:
+        a, b = round(a_s * fs), round(b_s * fs)
+        lo = max(0, a - reach - setup.margin)
+        hi = min(recording.n_samples, b + reach + setup.margin)
+        raw = recording.get_traces(lo, hi, channels=good_idx)
+        filt = zero_phase(
+            subtract_line(raw, fs, lo, setup.harmonics, setup.line_window), setup.sos, setup.margin
+        )
+        # drop the filter margins (kept only at the recording's own ends)
+        c0 = max(0, a - reach) - lo
+        block, start = (
+            filt[c0 : filt.shape[0] - (hi - min(recording.n_samples, b + reach))],
+            lo + c0,
+        )
+        found = peel(block, noise, templates, pp, centre)
+        if len(found) == 0:
+            continue
+        feats = peeled_features(
+            found,
+            noise,
+            fs,
+            centre,
+            setup.neighbourhood.positions_mm,
+            params.features,
+            params.detect.max_window_ms,
+            pp.channel_k,
+        )
+        # matched on the first pass's time convention, reported at the fitted peak
+        core = (feats["peak_sample"] + start >= a) & (feats["peak_sample"] + start < b)
+        feats = {k: v[core] for k, v in feats.items()}
+        time_s = (feats["fit_sample"] + start) / fs
+        unit = units[found.unit[feats["index"]]]
+        near = np.flatnonzero((first >= a_s - 0.1) & (first < b_s + 0.1) & ~claimed)
+        pair = match_times((feats["peak_sample"] + start) / fs, first[near], pp.match_ms / 1000)
+        hit = pair >= 0
+        matched = near[pair[hit]]
+        claimed[matched] = True
+        unset = labels[matched] < 0
+        labels[matched[unset]] = unit[hit][unset]
+        times_out[matched] = time_s[hit]
+        new = np.flatnonzero(~hit)
+        new = new[~inside(time_s[new], excl_arr)]
+        rows.append(
+            pd.DataFrame(
+                {
+                    "time_s": time_s[new],
+                    "unit": unit[new],
+                    "channel": [
+                        recording.channel_labels[good_idx[c]] for c in feats["channel"][new]
+                    ],
+                    **{k: feats[k][new] for k in FEATURE_COLUMNS[3:]},
+                }
+            )
+        )
+        rest = np.setdiff1d(near, matched)
+        rest = rest[(first[rest] >= a_s) & (first[rest] < b_s) & (first_col[rest] >= 0)]
+        left = peak_left(
+            found.residual / noise,
+            np.rint(first[rest] * fs).astype(np.int64) - start,
+            first_col[rest],
+            max(1, round(pp.match_ms * fs / 2000)),
+        )
+        keep[rest[left < params.detect.k_high]] = False
+    fps = fps.assign(unit=labels, time_s=times_out)[keep]
+    added = pd.concat(rows, ignore_index=True) if rows else fps.iloc[:0]
+    logger.info(
+        "peeling %d dense stretches: %d overlapping FPs added, %d first-pass FPs were parts of "
+        "peeled ones",
+        len(stretches),
+        len(added),
+        int((~keep).sum()),
+    )
+    out = pd.concat([fps, added.astype(fps.dtypes.to_dict())], ignore_index=True)
+    return out.sort_values("time_s", kind="stable").reset_index(drop=True)
 
 
 def _prefetch(source):
@@ -667,6 +868,22 @@ def analyze(
         If the recording is too short to measure its noise, holds NaN, or
         no channel is usable.
     """
+    from threadpoolctl import threadpool_limits
+
+    # the pass runs many small matrix products per chunk (and its own reading
+    # thread): one BLAS thread is faster than a team woken for each product,
+    # and far faster when the other cores are busy
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _analyze(recording, params, execution, progress)
+
+
+def _analyze(
+    recording: Recording,
+    params: AnalysisParams | None,
+    execution: ExecutionSettings | None,
+    progress: Progress | None,
+) -> Result:
+    """Body of :func:`analyze`."""
     params = params or AnalysisParams()
     execution = execution or ExecutionSettings()
     fs = recording.fs
@@ -763,6 +980,7 @@ def analyze(
         if params.sort_units:
             sorting = _sort(recording, params, setup, stream, fps, snippet_index, analysed_s)
             fps["unit"] = np.asarray(sorting.labels, dtype=np.int64)
+            fps = _peel(recording, params, setup, stream, fps, excl_arr, sorting)
     finally:
         stream.snippets.close()
     summary = _summary(

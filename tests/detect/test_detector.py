@@ -112,7 +112,7 @@ def test_spatial_integration_finds_small_fps_without_false_ones():
     hood = _grid_hood(rec)
     found = {}
     for k_energy in (0.0, 3.0):
-        _, ev = _run(rec, hood, DetectParams(k_energy=k_energy))
+        _, ev = _run(rec, hood, DetectParams(k_energy=k_energy, k_coherent=0.0))
         found[k_energy] = match_events(ev.sample / rec.fs, times, 0.01)
     single, joint = found[0.0], found[3.0]
     assert joint.n_truth > 50

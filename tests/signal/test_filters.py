@@ -84,3 +84,40 @@ def test_bad_parameters():
         BandpassParams(order=0)
     with pytest.raises(ParameterError, match="pass band"):
         bandpass_sos(30.0, 20.0, 450.0)
+
+
+def test_common_mode_matches_projector():
+    from fasciq.grids import Grid
+    from fasciq.signal.filters import common_mode, common_mode_basis, common_mode_projector
+
+    pos = np.asarray(Grid.regular(8, 8, 8.0).positions_mm)
+    rng = np.random.default_rng(5)
+    # a plane over the grid plus local noise: the plane is the common part
+    plane = 30.0 + 2.0 * pos[:, 0] - 1.5 * pos[:, 1]
+    x = (rng.normal(0, 5, (2000, 64)) + plane).astype(np.float32)
+    q = common_mode_basis(pos, 64)
+    assert q.shape == (64, 3) and np.allclose(q.T @ q, np.eye(3), atol=1e-5)
+    p = common_mode_projector(pos, 64)
+    assert np.allclose(x - common_mode(x, q), x @ p, atol=1e-3)
+    # the plane itself is removed entirely, local noise is kept
+    assert np.abs(common_mode(plane[None, :].astype(np.float32), q) - plane).max() < 1e-3
+    left = x - common_mode(x, q)
+    assert 4.5 < left.std() < 5.1
+    # a single row spans a line; without positions only the mean is removed
+    assert common_mode_basis(pos[:8] * [1, 0], 8).shape == (8, 2)
+    mean_only = common_mode_basis(None, 10)
+    assert np.allclose(common_mode(np.ones((3, 10), np.float32), mean_only), 1.0)
+    assert common_mode_basis(pos[:4], 4) is None
+
+
+def test_many_channels_filtered_in_blocks_equal_one_by_one():
+    sos = bandpass_sos(FS)
+    rng = np.random.default_rng(9)
+    # 37 channels: two whole blocks and a partial one, each with its own offset
+    x = (rng.normal(0, 5, (6000, 37)) + rng.uniform(-1e4, 1e4, 37)).astype(np.float32)
+    y = zero_phase(x, sos, 500)
+    assert y.shape == x.shape and y.dtype == np.float32
+    for ch in (0, 15, 16, 31, 36):
+        assert np.array_equal(y[:, ch], zero_phase(x[:, ch], sos, 500))
+    ref = sps.sosfiltfilt(sos, x.astype(np.float64), axis=0, padlen=500)
+    assert np.abs(y - ref).max() < 1e-3 * np.abs(ref).max()

@@ -71,3 +71,20 @@ def test_subtract_line_follows_drift_ignores_muaps_and_is_chunk_safe():
         lo, hi = max(0, a - 3 * w), min(n, b + 3 * w)
         out[a:b] = subtract_line(x[lo:hi], FS, lo, [50.0, 100.0, 150.0], w)[a - lo : b - lo]
     assert np.array_equal(out, clean)
+
+
+def test_blocked_welch_equals_whole_array():
+    from scipy import signal as sps
+
+    from fasciq.signal.line import _welch
+
+    rng = np.random.default_rng(8)
+    x = rng.normal(0, 5, (8192, 37)).astype(np.float32)
+    x[:, 20:] += 40 * np.sin(2 * np.pi * 50 * np.arange(8192) / 2048.0)[:, None]
+    f, p = _welch(x, 2048.0, 4096)
+    f0, p0 = sps.welch(x.astype(np.float64), fs=2048.0, nperseg=4096, axis=0)
+    assert np.array_equal(f, f0)
+    assert p.shape == (2049, 37) and np.allclose(p, p0, rtol=1e-10, atol=0)
+    # the line sits on channels 20.. only
+    k = np.argmin(np.abs(f - 50))
+    assert (p[k, 20:] > 100 * p[k, :20].max()).all()

@@ -10,9 +10,11 @@ from fasciq.evaluate.sorting import sorting_metrics
 from fasciq.grids.grid import Grid
 from fasciq.recording import ArrayRecording
 from fasciq.signal.filters import bandpass_sos, filter_margin, zero_phase
-from fasciq.units import SnippetParams, sort_recording
-from fasciq.units.clustering import pair_distances, separation
+from fasciq.units import ClusterParams, SnippetParams, sort_recording
+from fasciq.units.clustering import pair_distances, regroup_incoherent, separation
+from fasciq.units.features import take_windows
 from fasciq.units.snippets import estimate_noise, extract_snippets, snippets_from_chunk
+from fasciq.units.templates import redundant_templates, unit_templates
 from tests.units import synth
 
 FS = 2048.0
@@ -157,3 +159,99 @@ def test_noise_estimate_ignores_a_loud_start() -> None:
     # white noise of σ 2 µV keeps about 0.66 of its power in 20–450 Hz at 2048 Hz
     expected = 2.0 * np.sqrt((450.0 - 20.0) / (FS / 2))
     np.testing.assert_allclose(sigma, expected, rtol=0.15)
+
+
+def test_incoherent_cluster_regrouped() -> None:
+    """Two small units and false detections lumped in one cluster are told apart."""
+    rng = np.random.default_rng(8)
+    n_t, centre = 81, 40
+    # in noise σ: two small units on the same columns (alike maps), propagating
+    # from different innervation zones, and a larger unit of unsteady amplitude
+    tpl_a = synth.template(GRID, FS, iz_mm=12.0, cv_m_s=4.0, x_mm=8.0, amp_uv=14.0)
+    tpl_b = synth.template(GRID, FS, iz_mm=48.0, cv_m_s=3.0, x_mm=8.0, amp_uv=14.0)
+    tpl_c = synth.template(GRID, FS, iz_mm=28.0, cv_m_s=4.0, x_mm=24.0, amp_uv=40.0)
+    n_a, n_b, n_false, n_c = 12, 10, 8, 30
+    gain_c = rng.uniform(0.85, 1.15, n_c)[:, None, None]
+    x = np.concatenate(
+        [
+            tpl_a[None].repeat(n_a, axis=0),
+            tpl_b[None].repeat(n_b, axis=0),
+            np.zeros((n_false, n_t, GRID.n_channels)),
+            tpl_c[None] * gain_c,
+        ]
+    )
+    x += rng.normal(0.0, 1.0, x.shape)
+    # false detections: noise, with a step on one channel in half of them
+    x[n_a + n_b : n_a + n_b + n_false : 2, centre:, 5] += 12.0
+    x = x.astype(np.float32)
+    truth = np.repeat([0, 1, -1, 2], [n_a, n_b, n_false, n_c])
+    labels = np.where(truth == 2, 1, 0)  # A, B and the false detections in one cluster
+    shifts = np.zeros(len(x), dtype=np.int64)
+    noise = np.ones(GRID.n_channels)
+    params = ClusterParams()
+    new, _ = regroup_incoherent(x, centre, shifts, shifts, labels, 16, 9, noise, params)
+    label_a, label_b = new[truth == 0], new[truth == 1]
+    assert len(set(label_a.tolist())) == 1 and label_a[0] >= 0
+    assert len(set(label_b.tolist())) == 1 and label_b[0] >= 0
+    assert label_a[0] != label_b[0]
+    # the false detections join no unit; the unsteady but coherent unit is kept whole
+    assert not np.isin(new[truth == -1], [label_a[0], label_b[0]]).any()
+    assert (new[truth == 2] == 1).all()
+    # turned off, nothing changes
+    off = ClusterParams(max_incoherence=0.0)
+    same, _ = regroup_incoherent(x, centre, shifts, shifts, labels, 16, 9, noise, off)
+    np.testing.assert_array_equal(same, labels)
+
+
+def test_small_group_of_overlapped_discharges_is_redundant() -> None:
+    """Overlapped discharges of a large unit are no unit; a distinct small unit is."""
+    rng = np.random.default_rng(9)
+    n_t, centre, half = 81, 40, 16
+    tpl_a = synth.template(GRID, FS, iz_mm=28.0, cv_m_s=4.0, x_mm=8.0, amp_uv=30.0)
+    tpl_b = synth.template(GRID, FS, iz_mm=40.0, cv_m_s=3.5, x_mm=24.0, amp_uv=20.0)
+    # a distinct unit 6 mm across the fibres from A: A's template accepts its
+    # discharges (residual about 0.45), yet its own explains them far better
+    tpl_c = synth.template(GRID, FS, iz_mm=28.0, cv_m_s=4.0, x_mm=14.0, amp_uv=30.0)
+
+    def later(tpl: np.ndarray, lag: int) -> np.ndarray:
+        out = np.zeros_like(tpl)
+        out[max(lag, 0) : n_t + min(lag, 0)] = tpl[max(-lag, 0) : n_t - max(lag, 0)]
+        return out
+
+    lags = rng.choice([-12, -9, -7, 7, 9, 12], 6)
+    x = np.stack(
+        [tpl_a] * 60 + [tpl_b] * 50 + [tpl_a + later(tpl_b, int(k)) for k in lags] + [tpl_c] * 3
+    )
+    x = (x + rng.normal(0.0, 1.0, x.shape)).astype(np.float32)
+    labels = np.repeat([0, 1, 2, 3], [60, 50, 6, 3])
+    windows = take_windows(x, centre, np.zeros(len(x), dtype=np.int64), half)
+    templates = unit_templates(windows, labels, np.arange(4))
+    noise = np.ones(GRID.n_channels)
+    redundant = redundant_templates(x, centre, templates, labels, 9, 0.65, noise, max_fraction=0.1)
+    assert redundant.tolist() == [False, False, True, False]
+    # the large units are never judged, whatever their fit
+    assert not redundant_templates(x, centre, templates, labels, 9, 0.65, noise, 0.01).any()
+
+
+def test_high_rate_units_not_over_split() -> None:
+    """Frequent discharges overlap often; the overlapped ones must not form units of their own."""
+    rng = np.random.default_rng(0)
+    tpls = [
+        synth.template(GRID, FS, iz_mm=40.0, cv_m_s=4.0, x_mm=0.0, amp_uv=60.0),
+        synth.template(GRID, FS, iz_mm=24.0, cv_m_s=3.5, x_mm=24.0, amp_uv=40.0),
+        synth.template(GRID, FS, iz_mm=16.0, cv_m_s=4.5, x_mm=12.0, amp_uv=30.0),
+    ]
+    duration = 120.0
+    trains = [synth.poisson_train(r, duration, rng, refractory_s=0.05) for r in (2.0, 2.0, 1.5)]
+    rec = synth.recording(tpls, trains, FS, duration, GRID, noise_uv=2.0, seed=0)
+    times = np.concatenate(trains)
+    truth = np.repeat([0, 1, 2], [len(t) for t in trains])
+    res = sort_recording(rec, times, seed=0)
+    m = sorting_metrics(res.labels, truth)
+    # without dropping the redundant small units this gives 4 units
+    assert m["n_units_found"] == 3
+    assert m["ari"] >= 0.94
+    by_unit = res.units.set_index("unit")
+    for k, cv in enumerate((4.0, 3.5, 4.5)):
+        unit = int(np.bincount(res.labels[(truth == k) & (res.labels >= 0)]).argmax())
+        assert by_unit.loc[unit, "cv_m_s"] == pytest.approx(cv, rel=0.15)

@@ -30,7 +30,19 @@ def batch(
     ] = None,
     workers: Annotated[
         int | None,
-        typer.Option("--workers", "-w", help="Local worker processes (default: one per core)."),
+        typer.Option(
+            "--workers",
+            "-w",
+            help="Local worker processes (default: one per core, at most one per recording).",
+        ),
+    ] = None,
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            "--threads",
+            help="Threads per recording (default: the cores shared out between local "
+            "workers; 1 on an external cluster).",
+        ),
     ] = None,
     scheduler: Annotated[
         str | None,
@@ -65,7 +77,11 @@ def batch(
         get_grid(grid)  # a bad spec fails here, not once per recording
     entries = discover(source)
     settings = BatchSettings(
-        n_workers=workers, scheduler=scheduler, overwrite=overwrite, progress=not quiet
+        n_workers=workers,
+        scheduler=scheduler,
+        overwrite=overwrite,
+        progress=not quiet,
+        threads=threads,
     )
     report = run_batch(
         entries,
@@ -87,7 +103,8 @@ def batch(
     console.print(table)
     if report.n_done:
         console.print(
-            f"{report.n_done} analysed in {report.wall_s:.1f} s on {report.n_workers} worker(s)"
+            f"{report.n_done} analysed in {report.wall_s:.1f} s on {report.n_workers} worker(s), "
+            f"{report.threads} thread(s) per recording"
         )
     for fail in report.failures[:10]:
         console.print(

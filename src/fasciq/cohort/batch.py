@@ -2,8 +2,12 @@
 
 One Dask task per recording. By default a :class:`~distributed.LocalCluster`
 sized to the machine runs them (one single-threaded worker process per
-core); give ``scheduler`` to send them to an existing cluster instead — the
-code path is the same on a laptop and on a cluster.
+core, each recording's analysis using the cores left to its worker, see
+:mod:`fasciq.cohort.cluster`); give ``scheduler`` to send them to an
+existing cluster instead — the code path is the same on a laptop and on a
+cluster. Tasks are submitted at once, largest input first (so the last
+tasks to finish are short ones), and return only a small status: the
+results are written by the workers.
 
 Each task writes its result into ``DERIVATIVES/.staging``, adds the
 completion marker ``fasciq_done.json`` last and renames the folder into
@@ -16,6 +20,7 @@ message) in ``failures.json`` and the batch goes on.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -31,6 +36,7 @@ from typing import Any
 from fasciq._atomic import write_text_atomic
 from fasciq._logging import logger
 from fasciq._version import __version__
+from fasciq.cohort.cluster import WorkerPlan, dask_client, plan_workers
 from fasciq.cohort.inputs import RecordingEntry
 from fasciq.cohort.layout import MARKER, DerivativesLayout, read_marker
 from fasciq.errors import FasciqError, ParameterError
@@ -47,10 +53,24 @@ class ProcessOptions:
         or a subset of it); None for the defaults.
     grid : str or None
         Grid spec applied to every recording (None: geometry from the file).
+    threads : int
+        Threads one recording's analysis may use (chunk prefetch, BLAS,
+        OpenMP). How fast, never what is found: not part of
+        :func:`params_hash`. :func:`run_batch` sets it from its
+        :class:`BatchSettings`.
     """
 
     params: dict[str, Any] | None = None
     grid: str | None = None
+    threads: int = 1
+
+    def __post_init__(self) -> None:
+        if int(self.threads) != self.threads or self.threads < 1:
+            raise ParameterError(
+                f"the number of threads must be ≥ 1, got {self.threads!r}",
+                fix="give --threads 1 or more",
+                source="threads",
+            )
 
 
 #: ``process(recording_path, outdir, options)`` writes a result folder ``outdir``
@@ -68,7 +88,7 @@ def analyze_to_folder(path: Path, outdir: Path, options: ProcessOptions) -> dict
     outdir : Path
         Folder to create with the result files.
     options : ProcessOptions
-        Parameters and grid.
+        Parameters, grid and threads (``ExecutionSettings.n_jobs``).
 
     Returns
     -------
@@ -80,7 +100,7 @@ def analyze_to_folder(path: Path, outdir: Path, options: ProcessOptions) -> dict
 
     params = AnalysisParams.from_dict(options.params or {}, source="batch parameters")
     recording = read_recording(path, grid=options.grid)
-    result = analyze(recording, params, execution=ExecutionSettings(n_jobs=1))
+    result = analyze(recording, params, execution=ExecutionSettings(n_jobs=options.threads))
     result.save(outdir, overwrite=True)
     return {"n_fp": int(result.summary.get("n_fp", len(result.fasciculations)))}
 
@@ -92,8 +112,12 @@ class BatchSettings:
     Parameters
     ----------
     n_workers : int or None
-        Worker processes of the local cluster (default: one per CPU core).
-        Ignored with ``scheduler``.
+        Worker processes of the local cluster (default: one per usable CPU
+        core, at most one per recording). Ignored with ``scheduler``.
+    threads : int or None
+        Threads of one recording's analysis (chunk prefetch, BLAS, OpenMP).
+        Default: on a local cluster the cores shared out between its
+        workers; on an external cluster 1 (one core per Dask thread).
     scheduler : str or None
         Address (``tcp://host:8786``) or scheduler JSON file of an existing
         Dask cluster.
@@ -110,20 +134,24 @@ class BatchSettings:
     memory_limit: str = "auto"
     overwrite: bool = False
     progress: bool = False
+    threads: int | None = None
 
     def __post_init__(self) -> None:
-        if self.n_workers is not None and (
-            int(self.n_workers) != self.n_workers or self.n_workers < 1
-        ):
-            raise ParameterError(
-                f"the number of workers must be ≥ 1, got {self.n_workers!r}",
-                fix="give --workers 1 or more",
-                source="workers",
-            )
+        # validates both counts
+        WorkerPlan(
+            1 if self.n_workers is None else self.n_workers,
+            1 if self.threads is None else self.threads,
+        )
 
-    def workers(self) -> int:
-        """Local worker count (``n_workers`` or the CPU count)."""
-        return int(self.n_workers or os.cpu_count() or 1)
+    def plan(self, n_tasks: int) -> WorkerPlan:
+        """Local workers and threads per recording for ``n_tasks`` recordings.
+
+        With ``scheduler`` the worker count is the cluster's business; the
+        threads per recording default to 1 there.
+        """
+        if self.scheduler:
+            return WorkerPlan(1, int(self.threads or 1))
+        return plan_workers(n_tasks, self.n_workers, self.threads)
 
 
 @dataclass
@@ -137,11 +165,14 @@ class BatchReport:
     failures : list of dict
         ``recording_id``, ``path``, ``error``, ``message`` of each failure.
     wall_s : float
-        Wall-clock time of the batch (scheduling included, catalogue excluded).
+        Wall-clock time of the batch (cluster start and scheduling included,
+        catalogue excluded).
     compute_s : float
-        Sum of the per-recording processing times.
+        Sum of the per-recording processing times (measured in the workers).
     n_workers : int
         Workers that ran the tasks.
+    threads : int
+        Threads each recording's analysis could use.
     """
 
     n_total: int = 0
@@ -152,6 +183,7 @@ class BatchReport:
     wall_s: float = 0.0
     compute_s: float = 0.0
     n_workers: int = 0
+    threads: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary."""
@@ -244,7 +276,20 @@ def run_task(task: Task, process: ProcessFn = analyze_to_folder) -> dict[str, An
     dict
         ``recording_id``, ``status`` (``"done"`` or ``"failed"``),
         ``compute_s`` and, on failure, ``error`` and ``message``.
+
+    Notes
+    -----
+    The BLAS and OpenMP pools of the process are limited to
+    ``task.options.threads`` while the recording is processed, whatever the
+    worker's environment says.
     """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=task.options.threads):
+        return _run_task(task, process)
+
+
+def _run_task(task: Task, process: ProcessFn) -> dict[str, Any]:
     t0 = time.perf_counter()
     staging = Path(task.staging)
     work = staging / f"{task.recording_id}-{uuid.uuid4().hex[:12]}"
@@ -320,62 +365,6 @@ def _lock(layout: DerivativesLayout) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
     finally:
         handle.close()
-
-
-@contextlib.contextmanager
-def dask_client(settings: BatchSettings) -> Iterator[Any]:
-    """A connected :class:`distributed.Client`: to ``settings.scheduler`` or a new local cluster.
-
-    Parameters
-    ----------
-    settings : BatchSettings
-        Scheduler address / scheduler file, or local worker count.
-
-    Yields
-    ------
-    distributed.Client
-    """
-    import logging
-
-    try:
-        from distributed import Client, LocalCluster
-    except ImportError as exc:  # pragma: no cover - depends on the installation
-        raise FasciqError(
-            "Dask distributed is not installed", fix='pip install "fasciq[cohort]"', source="batch"
-        ) from exc
-    if settings.scheduler:
-        target = settings.scheduler
-        try:
-            if target.endswith(".json") and Path(target).is_file():
-                client = Client(scheduler_file=target, timeout="20s")
-            else:
-                client = Client(target, timeout="20s")
-        except (OSError, TimeoutError) as exc:
-            raise FasciqError(
-                f"cannot connect to the Dask scheduler: {exc}",
-                fix="check the address (tcp://HOST:PORT) and that the scheduler is running",
-                source=target,
-            ) from exc
-        try:
-            yield client
-        finally:
-            client.close()
-        return
-    cluster = LocalCluster(
-        n_workers=settings.workers(),
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address="127.0.0.1:0",  # never a fixed port, local only
-        memory_limit=settings.memory_limit,
-        silence_logs=logging.ERROR,
-    )
-    client = Client(cluster)
-    try:
-        yield client
-    finally:
-        client.close()
-        cluster.close()
 
 
 def _progress_bar(enabled: bool, total: int) -> Any:
@@ -463,21 +452,24 @@ def run_batch(
                 report.n_skipped,
                 len(entries),
             )
+        plan = settings.plan(len(todo))
+        task_options = dataclasses.replace(options, threads=plan.threads)
         tasks = [
             Task(
                 e.recording_id,
                 str(e.path),
                 str(layout.result_dir(e)),
                 str(layout.staging),
-                options,
+                task_options,
                 phash,
                 _jsonable(e.row()),
             )
-            for e in todo
+            for e in _largest_first(todo)
         ]
+        report.threads = plan.threads
         t0 = time.perf_counter()
         if tasks:
-            _execute(tasks, process, settings, report, layout)
+            _execute(tasks, process, settings, plan, report, layout)
         report.wall_s = time.perf_counter() - t0
         _write_failures(layout, report.failures)
         shutil.rmtree(layout.staging, ignore_errors=True)
@@ -495,16 +487,29 @@ def run_batch(
     return report
 
 
+def _largest_first(entries: Sequence[RecordingEntry]) -> list[RecordingEntry]:
+    """Entries by decreasing input size (stable), so the last tasks are short ones."""
+
+    def size(entry: RecordingEntry) -> int:
+        try:
+            return os.stat(entry.path).st_size
+        except OSError:
+            return 0
+
+    return sorted(entries, key=size, reverse=True)
+
+
 def _execute(
     tasks: list[Task],
     process: ProcessFn,
     settings: BatchSettings,
+    plan: WorkerPlan,
     report: BatchReport,
     layout: DerivativesLayout,
 ) -> None:
     from distributed import as_completed
 
-    with dask_client(settings) as client:
+    with dask_client(settings.scheduler, plan, settings.memory_limit) as client:
         n_workers = len(client.scheduler_info().get("workers", {}))
         if n_workers == 0:
             with contextlib.suppress(Exception):
@@ -512,6 +517,7 @@ def _execute(
             n_workers = len(client.scheduler_info().get("workers", {}))
         report.n_workers = n_workers
         token = uuid.uuid4().hex[:8]
+        # all at once; independent tasks start in the order they are given
         futures = client.map(
             run_task,
             tasks,
@@ -560,7 +566,6 @@ __all__ = [
     "ProcessOptions",
     "Task",
     "analyze_to_folder",
-    "dask_client",
     "input_fingerprint",
     "is_finished",
     "params_hash",

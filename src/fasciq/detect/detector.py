@@ -24,8 +24,17 @@ that crosses a threshold:
   and the RMS of the neighbourhood's peaks (each channel clipped, so a
   single loud electrode cannot pass alone) reaches ``k_energy`` σ — noise
   is independent from electrode to electrode, a MUAP is not; such weak
-  candidates count only away (2 × ``max_window_ms``) from larger
-  discharges, whose far field and late components they would otherwise be;
+  candidates count only away from larger discharges, whose far field and
+  late components they would otherwise be: 2 × ``max_window_ms`` on and
+  next to the channels a larger discharge reaches ``k_high`` σ on, the
+  phase window plus the conduction time (distance / ``velocity_m_s``)
+  from its largest peak elsewhere;
+* a small MUAP near threshold shows its propagating wave as further small
+  candidates along the fibres, each lifted above threshold by noise here
+  and there: the small candidates within the conduction time of one are
+  its parts, and it is reported at the first of them: the potential
+  starts over the end-plates and travels away from them, so its later
+  parts are the ones further along the fibres;
 * a MUAP phase lasts a few ms: a one-signed swing longer than
   ``max_phase_ms`` through the peak is a step, a pop's tail or motion;
 * overlapping FPs of different units stay separate when their peaks lie in
@@ -45,6 +54,9 @@ from scipy import signal as sps
 
 from fasciq.detect.params import DetectParams
 from fasciq.detect.registry import register_detector
+
+#: Median absolute value of a zero-mean Gaussian, in σ, inverted.
+_MAD_TO_SIGMA = 1.4826
 
 
 @dataclass(frozen=True)
@@ -68,11 +80,48 @@ class Neighbourhood:
         """Number of channels."""
         return int(self.adjacency.shape[0])
 
-    def subset(self, keep: np.ndarray) -> Neighbourhood:
-        """The neighbourhood of the channels ``keep`` (indices)."""
-        adj = self.adjacency[np.ix_(keep, keep)]
+    def subset(self, keep: np.ndarray, bridge: int = 4) -> Neighbourhood:
+        """The neighbourhood of the channels ``keep`` (indices).
+
+        A MUAP spreads across a dropped electrode as if it were there: the
+        kept channels around a hole of at most ``bridge`` connected dropped
+        channels become neighbours of one another, so that the hole does not
+        cut one discharge's footprint in two (larger dead regions are left
+        as they are).
+        """
+        keep = np.asarray(keep)
+        adj = self.adjacency.astype(bool).copy()
+        n_ch = adj.shape[0]
+        dropped = np.ones(n_ch, dtype=bool)
+        dropped[keep] = False
+        if dropped.any() and bridge > 0:
+            for hole in _components(adj, dropped):
+                if hole.size > bridge:
+                    continue
+                rim = np.flatnonzero(adj[hole].any(axis=0) & ~dropped)
+                adj[np.ix_(rim, rim)] = True
+            np.fill_diagonal(adj, False)
+        adj = adj[np.ix_(keep, keep)]
         pos = None if self.positions_mm is None else self.positions_mm[keep]
         return Neighbourhood(adj, pos)
+
+
+def _components(adjacency: np.ndarray, members: np.ndarray) -> list[np.ndarray]:
+    """Connected groups (channel indices) of the channels ``members`` marks."""
+    left = members.copy()
+    groups = []
+    for start in np.flatnonzero(members):
+        if not left[start]:
+            continue
+        left[start] = False
+        group, frontier = [start], [start]
+        while frontier:
+            nxt = np.flatnonzero(adjacency[frontier].any(axis=0) & left)
+            left[nxt] = False
+            group += list(nxt)
+            frontier = list(nxt)
+        groups.append(np.asarray(sorted(group), dtype=np.int64))
+    return groups
 
 
 @dataclass
@@ -248,7 +297,7 @@ def detect_spatial(
     fs_ms = fs / 1000.0
     # every window is measured from a candidate (a hot row): the widest one sets the pad
     widest = max(params.max_window_ms, params.max_phase_ms, params.phase_ms, params.support_ms)
-    if params.k_energy > 0:
+    if params.k_energy > 0 or params.k_coherent > 0:
         widest = max(widest, 2 * params.max_window_ms)  # how far a larger discharge is sought
     pad = round(widest * fs_ms) + 4
     hot = (a >= params.k_high).any(axis=1)
@@ -257,9 +306,13 @@ def detect_spatial(
         hot |= (a >= params.k_peak_energy).any(axis=1) & (
             np.count_nonzero(a >= params.k_low, axis=1) >= 2
         )
+    coherent = None
+    if params.k_coherent > 0 and neighbourhood.adjacency.any():
+        coherent = coherent_candidates(x, sigma, neighbourhood.adjacency, fs, params, a)
+        hot |= coherent.any(axis=1)
     rows = _active_rows(hot, pad)
     if rows is None:
-        return _detect_spatial(x, a, neighbourhood, fs, params)
+        return _detect_spatial(x, a, neighbourhood, fs, params, coherent)
     if rows.size == 0:
         return Events.empty(n_ch)
     inside = rows >= 0
@@ -267,15 +320,188 @@ def detect_spatial(
     ac = np.zeros((rows.size, n_ch), dtype=a.dtype)
     xc[inside] = x[rows[inside]]
     ac[inside] = a[rows[inside]]
-    events = _detect_spatial(xc, ac, neighbourhood, fs, params)
+    cc = None
+    if coherent is not None:
+        cc = np.zeros((rows.size, n_ch), dtype=bool)
+        cc[inside] = coherent[rows[inside]]
+    events = _detect_spatial(xc, ac, neighbourhood, fs, params, cc)
     events.sample = rows[events.sample]
     return events
 
 
+def coherent_candidates(
+    x: np.ndarray,
+    sigma: np.ndarray,
+    adjacency: np.ndarray,
+    fs: float,
+    params: DetectParams,
+    a: np.ndarray | None = None,
+) -> np.ndarray:
+    """Where a small MUAP spread over a neighbourhood adds up with its signs.
+
+    Each channel's trace in σ units (clipped at ``k_peak_energy`` σ, so one
+    loud electrode cannot pass alone) is summed with its neighbours' and
+    averaged over ``coherent_ms`` (about one MUAP phase); the sum is divided
+    by its own robust spread over the block (median absolute value), which
+    allows for whatever correlation the noise has. Independent noise adds up
+    as the square root of the number of channels, a MUAP seen with the same
+    sign by its neighbours adds up in proportion to it.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n_samples, n_channels)
+        Band-passed traces in µV.
+    sigma : ndarray, shape (n_samples, n_channels)
+        Tracked noise σ in µV.
+    adjacency : ndarray of bool, shape (n_channels, n_channels)
+        Channel neighbours.
+    fs : float
+        Sampling rate in Hz.
+    params : DetectParams
+        ``k_coherent``, ``coherent_ms``, ``k_peak_energy``, ``k_low`` and
+        ``support_ms``.
+    a : ndarray, optional
+        ``|x| / sigma`` when already computed.
+
+    Returns
+    -------
+    ndarray of bool, shape (n_samples, n_channels)
+        Samples and channels where the normalised sum reaches ``k_coherent``
+        and the channel itself exceeds ``k_low`` σ within ``support_ms``.
+    """
+    n, n_ch = x.shape
+    out = np.zeros((n, n_ch), dtype=bool)
+    if n == 0 or n_ch < 2 or params.k_coherent <= 0:
+        return out
+    if a is None:
+        a = np.abs(x) / sigma
+    clip = params.k_peak_energy
+    z = np.clip(np.asarray(x / sigma, dtype=np.float32), -clip, clip)
+    # what the whole grid shares at an instant (the leak of a pop or of a
+    # large MUAP through the common-field fit) is no local MUAP
+    z -= np.median(z, axis=1, keepdims=True)
+    adj_plus = (np.asarray(adjacency, dtype=bool) | np.eye(n_ch, dtype=bool)).astype(np.float32)
+    total = z @ adj_plus
+    box = max(1, round(params.coherent_ms * fs / 1000))
+    if box > 1:
+        total = ndimage.uniform_filter1d(total, box, axis=0)
+    spread = np.median(np.abs(total), axis=0) * _MAD_TO_SIGMA
+    ok = spread > 0
+    stat = np.zeros_like(total)
+    stat[:, ok] = np.abs(total[:, ok]) / spread[ok]
+    half = max(1, round(params.support_ms * fs / 1000))
+    own = ndimage.maximum_filter1d((a >= params.k_low).view(np.uint8), 2 * half + 1, axis=0) > 0
+    return (stat >= params.k_coherent) & own
+
+
+def _reach(neighbourhood: Neighbourhood, fs: float, params: DetectParams) -> np.ndarray:
+    """How far in time (samples) a part of a discharge peaking on ``i`` may lie on ``j``.
+
+    On and next to the channels where the discharge itself stands out,
+    2 × ``max_window_ms`` (its late phases and tails, see
+    :func:`_near_larger`); elsewhere its far field appears with its phases
+    (``phase_ms``) and its propagating parts a conduction time later
+    (distance / ``velocity_m_s``), never later than 2 × ``max_window_ms``.
+    Without positions, 2 × ``max_window_ms`` everywhere.
+    """
+    n_ch = neighbourhood.n_channels
+    fs_ms = fs / 1000.0
+    longest = 2 * round(params.max_window_ms * fs_ms)
+    if neighbourhood.positions_mm is None:
+        return np.full((n_ch, n_ch), longest, dtype=np.int64)
+    p = np.asarray(neighbourhood.positions_mm, dtype=np.float64)
+    dist = np.sqrt(((p[:, None, :] - p[None, :, :]) ** 2).sum(axis=-1))
+    reach = np.rint((params.phase_ms + dist / params.velocity_m_s) * fs_ms)
+    return np.minimum(reach, longest).astype(np.int64)
+
+
+def _near_larger(
+    cand: np.ndarray,
+    weak: np.ndarray,
+    a: np.ndarray,
+    adj_plus: np.ndarray,
+    reach: np.ndarray,
+    span: int,
+    loud: np.ndarray,
+    now: int,
+) -> np.ndarray:
+    """Weak candidates that may be a part of a larger discharge nearby in time.
+
+    Parameters
+    ----------
+    cand, weak : ndarray of bool, shape (n_samples, n_channels)
+        Candidates above ``k_high`` and weak candidates.
+    a : ndarray, shape (n_samples, n_channels)
+        Traces in σ units.
+    adj_plus : ndarray of bool, shape (n_channels, n_channels)
+        Adjacency with the diagonal set.
+    reach : ndarray of int, shape (n_channels, n_channels)
+        See :func:`_reach` (at most ``span``).
+    span : int
+        Samples (2 × ``max_window_ms``) a larger discharge reaches on and
+        next to its own candidates; its largest peak is the largest
+        candidate within ``span / 2`` samples.
+    loud : ndarray of bool, shape (n_samples,)
+        Rows where some channel is far above any weak candidate, with or
+        without support (a pop's long decay too).
+    now : int
+        Samples (half a phase window) within which anything that loud
+        sends its far field (or its leak through the common-field fit)
+        everywhere.
+
+    Returns
+    -------
+    ndarray of bool, shape (n_samples, n_channels)
+        ``weak`` entries within ``now`` samples of a loud row, within
+        ``span`` samples of a row with a candidate on or next to their own
+        channel, or within ``reach[i, j]`` samples of a larger discharge's
+        largest peak on channel ``i``.
+    """
+    n, n_ch = cand.shape
+    strong = cand.any(axis=1)
+    near = ndimage.maximum_filter1d(strong.view(np.uint8), 2 * span + 1, axis=0) > 0
+    out = np.zeros_like(weak)
+    loud_now = ndimage.maximum_filter1d(loud.view(np.uint8), 2 * now + 1, axis=0) > 0
+    out[loud_now] = weak[loud_now]
+    rows = np.flatnonzero(weak.any(axis=1) & near & ~loud_now)
+    if rows.size == 0:
+        return out
+    big = np.flatnonzero(strong)
+    score = np.zeros(n, dtype=np.float32)
+    score[big] = np.where(cand[big], a[big], 0.0).max(axis=1)
+    # each larger discharge is timed by its largest peak: its later parts
+    # are already allowed for by the conduction time
+    main = big[score[big] >= ndimage.maximum_filter1d(score, 2 * (span // 2) + 1)[big]]
+    peak = np.full(n, -1, dtype=np.int64)
+    peak[main] = np.where(cand[main], a[main], -1.0).argmax(axis=1)
+    beside = np.zeros((n, n_ch), dtype=bool)
+    beside[big] = (cand[big].astype(np.float32) @ adj_plus.astype(np.float32)) > 0
+    hit = np.zeros((rows.size, n_ch), dtype=bool)
+    for k in range(-span, span + 1):
+        other = rows + k
+        ok = np.flatnonzero((other >= 0) & (other < n))
+        ok = ok[strong[other[ok]]]
+        if ok.size == 0:
+            continue
+        hit[ok] |= beside[other[ok]]
+        ok = ok[peak[other[ok]] >= 0]
+        hit[ok] |= reach[peak[other[ok]]] >= abs(k)
+    out[rows] = hit & weak[rows]
+    return out
+
+
 def _detect_spatial(
-    x: np.ndarray, a: np.ndarray, neighbourhood: Neighbourhood, fs: float, params: DetectParams
+    x: np.ndarray,
+    a: np.ndarray,
+    neighbourhood: Neighbourhood,
+    fs: float,
+    params: DetectParams,
+    coherent: np.ndarray | None = None,
 ) -> Events:
-    """The spatial detector on traces ``x`` and their σ-normalised magnitude ``a``."""
+    """The spatial detector on traces ``x`` and their σ-normalised magnitude ``a``.
+
+    ``coherent`` marks the candidates of :func:`coherent_candidates`.
+    """
     n, n_ch = x.shape
     adjacency = neighbourhood.adjacency.astype(bool)
     adj_plus = adjacency | np.eye(n_ch, dtype=bool)
@@ -294,15 +520,20 @@ def _detect_spatial(
         if hot.size:
             energy = _neighbourhood_rms(a, hot, max(half, 1), adj_plus, 2 * params.k_energy)
             weak[hot] = (a[hot] >= params.k_peak_energy) & (energy >= params.k_energy) & ~cand[hot]
-            if weak.any() and cand.any():
-                # only apart from larger discharges: near one (anywhere on the
-                # grid), its far field and late components are no news
-                span = 2 * round(params.max_window_ms * fs / 1000)
-                near_big = ndimage.maximum_filter1d(
-                    cand.any(axis=1).view(np.uint8), 2 * span + 1, axis=0
-                )
-                weak &= (near_big == 0)[:, None]
-            cand |= weak
+    if coherent is not None:
+        weak |= coherent & ~cand
+    if weak.any():
+        if cand.any():
+            # only apart from larger discharges: near one, its late components
+            # and tails are no news; further off, only its far field and what
+            # propagates there in time are
+            span = 2 * round(params.max_window_ms * fs / 1000)
+            reach = _reach(neighbourhood, fs, params)
+            now = round(params.phase_ms / 2 * fs / 1000)
+            # (as loud as what the common-field fit is clipped at)
+            loud = (a >= 4 * params.k_high).any(axis=1)
+            weak &= ~_near_larger(cand, weak, a, adj_plus, reach, span, loud, now)
+        cand |= weak
     if not cand.any():
         return Events.empty(n_ch)
     if adjacency.any():
@@ -343,7 +574,9 @@ def _detect_spatial(
     neighbours = [np.flatnonzero(adjacency[ch]) for ch in range(n_ch)]
     spread_half = max(1, round(params.support_ms * fs / 1000))
     max_phase = max(2, round(params.max_phase_ms * fs / 1000))
+    simultaneous = params.simultaneous_ms * fs_ms
     absorbed = np.zeros(ts.size, dtype=bool)
+    weak_peak = weak[ts, cs]
     ev_sample, ev_channel, ev_foot = [], [], []
     for i in range(ts.size):
         if absorbed[i]:
@@ -358,9 +591,29 @@ def _detect_spatial(
         # propagating parts; beyond the phase window only clearly smaller ones are
         # (a second discharge of the same unit is as large as the first)
         smaller = amp <= params.secondary_fraction * amp[i]
-        take = ~absorbed & foot[cs] & ((dt <= allow) | ((dt <= wmax) & smaller))
+        take = foot[cs] & ((dt <= allow) | ((dt <= wmax) & smaller))
+        # outside the footprint (beyond channels too quiet to link them): the
+        # end-of-fibre components, which appear together with the discharge,
+        # and the clearly smaller far-field parts within its span
+        take |= (dt <= simultaneous) & (amp <= amp[i])
+        take |= (dt <= allow) & smaller
+        if weak[t, c]:
+            # a small discharge: another small candidate within the time the
+            # potential needs to propagate there is a part of it that noise
+            # lifted (near threshold, sizes in σ cannot tell its parts apart)
+            take |= (dt <= allow) & weak_peak
+        take &= ~absorbed
         absorbed |= take
         absorbed[i] = True
+        if weak[t, c]:
+            # a small discharge is reported where it starts: its parts found
+            # later are where it propagated to, its larger peak comes first
+            # (parts within half a phase window are its phases at one place:
+            # there the largest one stands)
+            parts = np.flatnonzero(take & weak_peak & (ts < t - w0 / 2))
+            if parts.size:
+                first = parts[np.argmin(ts[parts])]
+                t, c = int(ts[first]), int(cs[first])
         # spatial spread: a MUAP reaches its neighbours with a fair share of its
         # peak; a pop or a spike of one electrode does not
         lo_s, hi_s = max(0, t - spread_half), min(n, t + spread_half + 1)
@@ -371,6 +624,10 @@ def _detect_spatial(
                 continue
         if _phase_width(x[:, c], t, max_phase) > max_phase:
             continue  # a slow one-signed swing: step, pop tail or motion, not a MUAP phase
+        if weak[t, c]:
+            # a small discharge is measured where it stands out now: over a
+            # whole MUAP span, the noise of a wide footprint would rival it
+            foot = _footprint(a[lo_s:hi_s].max(axis=0), c, adjacency, params.k_low)
         ev_sample.append(t)
         ev_channel.append(c)
         ev_foot.append(foot)

@@ -51,7 +51,13 @@ class DetectParams:
         Longest span of one MUAP around its largest peak (caps the above).
     secondary_fraction : float
         Within ``max_window_ms`` a peak of the same footprint below this
-        fraction of the largest one is one of its late components.
+        fraction of the largest one is one of its late components; so is,
+        anywhere on the grid, one within the time the potential needs to
+        propagate there (its far field).
+    simultaneous_ms : float
+        A peak no larger than the largest one and within this many ms of
+        it, anywhere on the grid, is one of its end-of-fibre components
+        (they appear at the grid's far ends together with the discharge).
     k_energy : float
         Spatial integration (0: off): a peak of at least ``k_peak_energy`` σ
         whose neighbourhood (itself and its neighbours, each clipped at
@@ -61,6 +67,16 @@ class DetectParams:
         at once, noise is not.
     k_peak_energy : float
         Smallest peak (σ) of a candidate found by spatial integration.
+    k_coherent : float
+        Signed spatial integration (0: off): each channel's trace in σ
+        (clipped at ``k_peak_energy``) summed with its neighbours' and
+        averaged over ``coherent_ms``, divided by the sum's own robust
+        spread, must reach this for a candidate whose channel exceeds
+        ``k_low`` σ — a small MUAP seen with one sign by all its
+        neighbours adds up, independent noise does not (such candidates
+        count, like the above, only apart from larger discharges).
+    coherent_ms : float
+        Averaging time of the signed sum (about one MUAP phase).
     remove_common : bool
         Detect on traces without what is smooth over the whole grid (the
         best-fitting plane per sample, or the channel mean without
@@ -80,8 +96,11 @@ class DetectParams:
     velocity_m_s: float = 2.5
     max_window_ms: float = 20.0
     secondary_fraction: float = 0.5
+    simultaneous_ms: float = 1.5
     k_energy: float = 3.0
     k_peak_energy: float = 4.0
+    k_coherent: float = 6.0
+    coherent_ms: float = 2.5
     remove_common: bool = True
 
     def __post_init__(self) -> None:
@@ -101,8 +120,11 @@ class DetectParams:
         check_positive(self.max_phase_ms, "max_phase_ms")
         check_positive(self.max_window_ms, "max_window_ms")
         check_in_range(self.secondary_fraction, "secondary_fraction", 0.0, 1.0)
+        check_positive(self.simultaneous_ms, "simultaneous_ms", allow_zero=True)
         check_positive(self.k_energy, "k_energy", allow_zero=True)
         check_positive(self.k_peak_energy, "k_peak_energy")
+        check_positive(self.k_coherent, "k_coherent", allow_zero=True)
+        check_positive(self.coherent_ms, "coherent_ms")
 
     def to_dict(self) -> dict[str, Any]:
         """Parameters as a dictionary."""

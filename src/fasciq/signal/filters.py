@@ -171,6 +171,24 @@ def zero_phase(x: np.ndarray, sos: np.ndarray, padlen: int | None = None) -> np.
     n = x.shape[0]
     if n == 0:
         return x[:, 0] if one_d else x.copy()
+    if x.shape[1] > _FILTER_BLOCK:
+        # a block of channels at a time: the padded and reversed copies stay
+        # small (and in cache) whatever the number of channels
+        out = np.empty(x.shape, dtype=np.float32)
+        for a in range(0, x.shape[1], _FILTER_BLOCK):
+            out[:, a : a + _FILTER_BLOCK] = _zero_phase_2d(x[:, a : a + _FILTER_BLOCK], sos, padlen)
+        return out
+    y = _zero_phase_2d(x, sos, padlen)
+    return y[:, 0] if one_d else y
+
+
+#: Channels filtered at once by :func:`zero_phase`.
+_FILTER_BLOCK = 16
+
+
+def _zero_phase_2d(x: np.ndarray, sos: np.ndarray, padlen: int | None) -> np.ndarray:
+    """:func:`zero_phase` of float32 ``(n_samples, n_channels)`` traces, ``n_samples > 0``."""
+    n = x.shape[0]
     sos32 = np.asarray(sos, dtype=np.float32)
     # a constant offset passes through a band-pass (with odd padding) as exactly
     # zero; removing it first keeps float32 rounding small on DC-coupled data
@@ -191,8 +209,7 @@ def zero_phase(x: np.ndarray, sos: np.ndarray, padlen: int | None = None) -> np.
     y = y[::-1]
     if padlen > 0:
         y = y[padlen : padlen + n]
-    y = np.ascontiguousarray(y, dtype=np.float32)
-    return y[:, 0] if one_d else y
+    return np.ascontiguousarray(y, dtype=np.float32)
 
 
 def _zi(zi: np.ndarray, first: np.ndarray) -> np.ndarray:
@@ -229,14 +246,13 @@ def bandpass(
     return zero_phase(x, bandpass_sos(fs, low_hz, high_hz, order, highpass_order))
 
 
-def common_mode_projector(positions_mm: np.ndarray | None, n_channels: int) -> np.ndarray | None:
-    """Matrix removing what is smooth over the whole grid (ECG, motion, common line).
+def common_mode_basis(positions_mm: np.ndarray | None, n_channels: int) -> np.ndarray | None:
+    """Orthonormal basis of what is smooth over the whole grid (ECG, motion, common line).
 
-    With electrode positions, each sample's best-fitting plane
-    ``a + b·x + c·y`` over the channels is removed (ECG reaches the grid as
-    a broad field with a gentle gradient; a MUAP is local and mostly
-    survives); without positions only the mean across channels is removed.
-    Apply as ``x @ P`` to ``(n_samples, n_channels)`` traces.
+    With electrode positions the basis spans the planes ``a + b·x + c·y``
+    over the channels (ECG reaches the grid as a broad field with a gentle
+    gradient; a MUAP is local and mostly survives); without positions only
+    the mean across channels.
 
     Parameters
     ----------
@@ -247,9 +263,9 @@ def common_mode_projector(positions_mm: np.ndarray | None, n_channels: int) -> n
 
     Returns
     -------
-    ndarray of float32, shape (n_channels, n_channels), or None
-        ``None`` with fewer than 8 channels (too few to tell local from
-        global).
+    ndarray of float32, shape (n_channels, k), or None
+        ``k`` ≤ 3 orthonormal columns; ``None`` with fewer than 8 channels
+        (too few to tell local from global).
     """
     if n_channels < 8:
         return None
@@ -261,5 +277,51 @@ def common_mode_projector(positions_mm: np.ndarray | None, n_channels: int) -> n
         q = q[:, np.abs(np.diag(r)) > 1e-9 * np.abs(np.diag(r)).max()]
     else:
         q = np.full((n_channels, 1), 1.0 / np.sqrt(n_channels))
-    proj = np.eye(n_channels) - q @ q.T
-    return proj.astype(np.float32)
+    return np.ascontiguousarray(q, dtype=np.float32)
+
+
+def common_mode_projector(positions_mm: np.ndarray | None, n_channels: int) -> np.ndarray | None:
+    """Matrix removing what is smooth over the whole grid (ECG, motion, common line).
+
+    ``I - Q Qᵀ`` with ``Q`` from :func:`common_mode_basis`. Apply as
+    ``x @ P`` to ``(n_samples, n_channels)`` traces (:func:`common_mode`
+    does the same with two thin products, far fewer operations).
+
+    Parameters
+    ----------
+    positions_mm : ndarray, shape (n_channels, 2), optional
+        Electrode positions.
+    n_channels : int
+        Number of channels.
+
+    Returns
+    -------
+    ndarray of float32, shape (n_channels, n_channels), or None
+        ``None`` with fewer than 8 channels.
+    """
+    q = common_mode_basis(positions_mm, n_channels)
+    if q is None:
+        return None
+    q = q.astype(np.float64)
+    return (np.eye(n_channels) - q @ q.T).astype(np.float32)
+
+
+def common_mode(x: np.ndarray, basis: np.ndarray) -> np.ndarray:
+    """The part of ``(n_samples, n_channels)`` traces in the span of ``basis``.
+
+    ``x - common_mode(x, Q)`` equals ``x @ (I - Q Qᵀ)`` for orthonormal ``Q``
+    (:func:`common_mode_basis`), at ``2k/n_channels`` of the cost.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n_samples, n_channels)
+        Traces.
+    basis : ndarray, shape (n_channels, k)
+        Orthonormal columns.
+
+    Returns
+    -------
+    ndarray of float32, shape (n_samples, n_channels)
+    """
+    q = np.asarray(basis, dtype=np.float32)
+    return (np.asarray(x, dtype=np.float32) @ q) @ q.T

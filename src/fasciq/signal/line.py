@@ -6,6 +6,36 @@ import numpy as np
 from scipy import ndimage
 from scipy import signal as sps
 
+#: Channels whose spectrum is estimated at once (bounds the memory of Welch's
+#: segment copies whatever the number of channels).
+_WELCH_BLOCK = 16
+
+
+def _welch(x: np.ndarray, fs: float, nperseg: int) -> tuple[np.ndarray, np.ndarray]:
+    """Welch power spectra of the columns of ``x``, a block of channels at a time.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n_samples, n_channels)
+        Traces.
+    fs : float
+        Sampling rate in Hz.
+    nperseg : int
+        Segment length.
+
+    Returns
+    -------
+    freqs : ndarray, shape (n_freqs,)
+    psd : ndarray of float64, shape (n_freqs, n_channels)
+    """
+    parts = []
+    freqs = np.zeros(0)
+    for a in range(0, x.shape[1], _WELCH_BLOCK):
+        block = np.asarray(x[:, a : a + _WELCH_BLOCK], dtype=np.float64)
+        freqs, psd = sps.welch(block, fs=fs, nperseg=nperseg, axis=0, detrend="constant")
+        parts.append(psd)
+    return freqs, np.concatenate(parts, axis=1)
+
 
 def line_power_fraction(
     x: np.ndarray, fs: float, line_freq: float, n_harmonics: int = 5, half_width_hz: float = 1.0
@@ -30,9 +60,9 @@ def line_power_fraction(
     ndarray, shape (n_channels,)
         Values in [0, 1].
     """
-    x = np.atleast_2d(np.asarray(x, dtype=np.float64).T).T
+    x = np.atleast_2d(np.asarray(x).T).T
     nperseg = int(min(x.shape[0], max(256, round(fs * 2))))
-    freqs, psd = sps.welch(x, fs=fs, nperseg=nperseg, axis=0, detrend="constant")
+    freqs, psd = _welch(x, fs, nperseg)
     total = psd[freqs > 1.0].sum(axis=0)
     band = np.zeros(len(freqs), dtype=bool)
     for k in range(1, n_harmonics + 1):
@@ -52,11 +82,11 @@ def detect_line_frequency(x: np.ndarray, fs: float, min_ratio: float = 3.0) -> f
     each against the neighbouring spectrum; the winner must stand
     ``min_ratio`` times above its surroundings.
     """
-    x = np.atleast_2d(np.asarray(x, dtype=np.float64).T).T
+    x = np.atleast_2d(np.asarray(x).T).T
     if x.shape[0] < fs or fs < 130:
         return None
     nperseg = int(min(x.shape[0], round(fs * 2)))
-    freqs, psd = sps.welch(x, fs=fs, nperseg=nperseg, axis=0, detrend="constant")
+    freqs, psd = _welch(x, fs, nperseg)
     spectrum = np.median(psd / np.maximum(psd.sum(axis=0, keepdims=True), 1e-30), axis=1)
     scores = {}
     for f0 in (50.0, 60.0):
@@ -105,12 +135,12 @@ def line_harmonics(
     list of float
         Frequencies in Hz, ascending.
     """
-    x = np.atleast_2d(np.asarray(x, dtype=np.float64).T).T
+    x = np.atleast_2d(np.asarray(x).T).T
     max_freq = 0.45 * fs if max_freq is None else min(max_freq, fs / 2 - 4)
     if x.shape[0] < fs:
         return [line_freq * k for k in range(1, int(max_freq // line_freq) + 1)]
     nperseg = int(min(x.shape[0], round(fs * 2)))
-    freqs, psd = sps.welch(x, fs=fs, nperseg=nperseg, axis=0, detrend="constant")
+    freqs, psd = _welch(x, fs, nperseg)
     found = []
     k = 1
     while k * line_freq <= max_freq:

@@ -102,19 +102,26 @@ def channel_quality(
         ``"noisy"``; empty for a good channel.
     """
     params = params or QualityParams()
-    x = np.atleast_2d(np.asarray(x, dtype=np.float64).T).T
+    x = np.atleast_2d(np.asarray(x).T).T
     n_ch = x.shape[1]
     flags: list[list[str]] = [[] for _ in range(n_ch)]
-    spread = np.percentile(x, 95, axis=0) - np.percentile(x, 5, axis=0)
-    sat = saturated_fraction(x)
     freqs = (line_freq,) if line_freq else (50.0, 60.0)
-    line = np.max([line_power_fraction(x, fs, f) for f in freqs], axis=0)
+    # per-channel statistics, a block of channels at a time (the float64
+    # copies then stay small whatever the size of the grid)
+    spread, sat, line, var, noise = (np.zeros(n_ch) for _ in range(5))
+    for a in range(0, n_ch, 16):
+        xb = np.asarray(x[:, a : a + 16], dtype=np.float64)
+        b = a + xb.shape[1]
+        spread[a:b] = np.percentile(xb, 95, axis=0) - np.percentile(xb, 5, axis=0)
+        sat[a:b] = saturated_fraction(xb)
+        line[a:b] = np.max([line_power_fraction(xb, fs, f) for f in freqs], axis=0)
+        var[a:b] = np.var(xb, axis=0)
+        noise[a:b] = robust_noise(xb)
     # absolute line power: interference common to the whole grid is removed by the
     # notches and condemns no channel; a channel carrying far more line than the
     # others has lost its contact
-    line_power = line * np.var(x, axis=0)
+    line_power = line * var
     ref_line = np.median(line_power) if n_ch >= 3 else 0.0
-    noise = robust_noise(x)
     for ch in range(n_ch):
         if spread[ch] < params.flat_uv:
             flags[ch].append("flat")

@@ -12,7 +12,9 @@ counts (:func:`separation`) — so noise does not split a unit at any noise
 level. Clusters of one unit timed on distant phases are found by
 :func:`alias_groups`. A unit with only a few discharges is too small for
 density clustering; :func:`small_units` groups such FPs when every pair
-agrees within noise (:func:`pair_distances`).
+agrees within noise (:func:`pair_distances`). A cluster whose discharges
+share no shape (false detections, or two small units with alike maps) is
+dissolved and regrouped by :func:`regroup_incoherent`.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from fasciq.units.features import fit_features, peak_to_peak, take_windows
+from fasciq.units.morphology import shape_variability
 from fasciq.units.params import ClusterParams
 from fasciq.units.templates import template_channels
 
@@ -581,6 +584,93 @@ def small_units(
         labels[members] = k
         k += 1
     return labels
+
+
+def regroup_incoherent(
+    snippets: np.ndarray,
+    centre: int,
+    shifts: np.ndarray,
+    peak_shifts: np.ndarray,
+    labels: np.ndarray,
+    half: int,
+    max_lag: int,
+    noise_uv: np.ndarray,
+    params: ClusterParams,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Dissolve clusters whose discharges share no shape, and regroup their FPs.
+
+    A cluster's *incoherence* is the median shape variability of its
+    discharges (:func:`~fasciq.units.morphology.shape_variability`: the
+    energy beyond noise that the cluster's own median template leaves in
+    each discharge, as a fraction of the template's energy). The discharges
+    of one motor unit, even an unstable one, leave little (below about
+    0.1); a cluster that gathered false detections, two small units with
+    alike amplitude maps, or one small unit timed on different phases
+    leaves far more. Such a cluster (incoherence above
+    ``params.max_incoherence``) is dissolved; its FPs are regrouped by
+    :func:`small_units` (complete linkage: every pair must agree within
+    noise), and the groups go through :func:`merge_units` with all other
+    clusters, so parts of one unstable unit join again. FPs that join no
+    group are left unlabelled (for template matching to place them, or
+    not).
+
+    Parameters
+    ----------
+    snippets : ndarray, shape (n_fp, n_snippet, n_channels)
+        Snippets, the FP time at ``centre`` (in noise σ units when
+        ``noise_uv`` is 1).
+    centre : int
+        Index of the FP time.
+    shifts : array of int, shape (n_fp,)
+        Current alignment of each FP on its cluster.
+    peak_shifts : array of int, shape (n_fp,)
+        Alignment of each FP on its own energy peak (used for regrouping).
+    labels : array of int, shape (n_fp,)
+        Cluster of each FP (-1: none).
+    half : int
+        Half-width of the compared windows.
+    max_lag : int
+        Largest lag between two clusters' alignments (:func:`merge_units`).
+    noise_uv : ndarray, shape (n_channels,)
+        Noise σ per channel.
+    params : ClusterParams
+        ``max_incoherence`` and the small-unit and merge thresholds.
+
+    Returns
+    -------
+    (labels, shifts) : tuple of ndarray
+        New labels and shifts.
+    """
+    units = np.unique(labels[labels >= 0])
+    if len(units) == 0 or params.max_incoherence <= 0:
+        return labels, shifts
+    windows = take_windows(snippets, centre, shifts, half)
+    loose = np.zeros(len(labels), dtype=bool)
+    for u in units:
+        members = np.flatnonzero(labels == u)
+        if len(members) < 2:
+            continue
+        template = np.median(windows[members], axis=0)
+        mask = template_channels(template[None], noise_uv)[0]
+        variability = shape_variability(windows[members], template, mask, noise_uv)
+        if float(np.median(variability)) > params.max_incoherence:
+            loose[members] = True
+    if not loose.any():
+        return labels, shifts
+    labels, shifts = labels.copy(), np.asarray(shifts, dtype=np.int64).copy()
+    idx = np.flatnonzero(loose)
+    labels[idx] = -1
+    groups = small_units(
+        take_windows(snippets[idx], centre, peak_shifts[idx], half),
+        noise_uv,
+        params.small_unit_distance,
+        max(params.small_unit_size, 2),
+        params.small_unit_snr,
+    )
+    found = groups >= 0
+    labels[idx[found]] = labels.max(initial=-1) + 1 + groups[found]
+    shifts[idx[found]] = peak_shifts[idx[found]]
+    return merge_units(snippets, centre, shifts, labels, half, max_lag, noise_uv, params)
 
 
 def split_clusters(

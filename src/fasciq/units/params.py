@@ -136,6 +136,21 @@ class ClusterParams:
         or when its residual is within 1.5 times the noise energy while the
         template removes more than the noise holds (small units in strong
         noise).
+    max_incoherence : float
+        A cluster whose discharges leave, in median, more than this
+        fraction of its template's energy unexplained beyond noise (shape
+        variability; below 0.1 for one unit, even an unstable one) is
+        dissolved and its FPs regrouped (false detections, or two small
+        units with alike maps); 0 turns it off.
+    redundant_fraction : float
+        A unit with at most this fraction of the largest unit's FPs is
+        dropped (its FPs matched again) when the larger units' templates
+        accept most of its FPs ...
+    redundant_gain : float
+        ... and its own template lowers their median residual less than
+        this many times (a distinct unit's FPs fit their own template far
+        better; a group of overlapped or deformed discharges of a large
+        unit does not). ``redundant_fraction`` 0 turns it off.
     overlap : bool
         Try a two-template fit for FPs that no single template explains
         (overlapping discharges of two units).
@@ -163,6 +178,9 @@ class ClusterParams:
     small_unit_snr: float = 8.0
     split_min_fraction: float = 0.1
     match_threshold: float = 0.65
+    max_incoherence: float = 0.15
+    redundant_fraction: float = 0.05
+    redundant_gain: float = 10.0
     overlap: bool = True
     max_fit: int = 6000
 
@@ -174,6 +192,9 @@ class ClusterParams:
         check_positive(self.small_unit_distance, "small_unit_distance")
         check_positive(self.small_unit_snr, "small_unit_snr", allow_zero=True)
         check_positive(self.map_weight, "map_weight", allow_zero=True)
+        check_positive(self.max_incoherence, "max_incoherence", allow_zero=True)
+        check_in_range(self.redundant_fraction, "redundant_fraction", 0.0, 1.0)
+        check_positive(self.redundant_gain, "redundant_gain")
         for name, low in (
             ("n_feature_channels", 1),
             ("n_wave_components", 1),

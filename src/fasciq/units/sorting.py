@@ -12,7 +12,9 @@ Steps (each a pure function of the previous one's arrays)::
          by up to ``max_lag_ms``
       -> template matching of every FP (re-alignment on the template)
          -> merge again -> second pass: small units (≥ 3 FPs) among the
-         FPs no unit explains -> dissolve overlap clusters
+         FPs no unit explains -> dissolve overlap clusters -> dissolve
+         incoherent clusters (no shared shape) and regroup their FPs
+         -> drop small units whose FPs the large units already explain
       -> final matching (two-unit fit for overlapping discharges)
       -> join aliases (one unit timed on distant phases) -> drop units
          of fewer than ``small_unit_size`` FPs
@@ -45,6 +47,7 @@ from fasciq.units.clustering import (
     alias_groups,
     density_clusters,
     merge_units,
+    regroup_incoherent,
     small_units,
     split_clusters,
 )
@@ -63,6 +66,7 @@ from fasciq.units.templates import (
     composite_templates,
     match_templates,
     noise_from_edges,
+    redundant_templates,
     template_channels,
     unit_templates,
 )
@@ -531,6 +535,31 @@ def _sort_units(
                 logger.debug("dissolved %d overlap clusters", int(composite.sum()))
                 labels[np.isin(labels, unit_ids[composite])] = -1
                 unit_ids, templates = unit_ids[~composite], templates[~composite]
+            if cp.max_incoherence > 0:
+                labels, shifts = regroup_incoherent(
+                    white, centre, shifts, peak_shifts, labels, half, max_lag, noise_w, cp
+                )
+                unit_ids = np.unique(labels[labels >= 0])
+                windows = take_windows(white, centre, shifts, half)
+                templates = unit_templates(windows, labels, unit_ids)
+            redundant = np.zeros(len(unit_ids), dtype=bool)
+            if cp.redundant_fraction > 0:
+                index = np.where(np.isin(labels, unit_ids), np.searchsorted(unit_ids, labels), -1)
+                redundant = redundant_templates(
+                    white,
+                    centre,
+                    templates,
+                    index,
+                    max_lag,
+                    cp.match_threshold,
+                    noise_w,
+                    max_fraction=cp.redundant_fraction,
+                    min_gain=cp.redundant_gain,
+                )
+            if redundant.any():
+                logger.debug("dropped %d redundant small units", int(redundant.sum()))
+                labels[np.isin(labels, unit_ids[redundant])] = -1
+                unit_ids, templates = unit_ids[~redundant], templates[~redundant]
     elif n == 1:
         labels = np.zeros(1, dtype=np.int64)
         residual = np.zeros(1)

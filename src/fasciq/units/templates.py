@@ -382,3 +382,93 @@ def composite_templates(
         if energy > 0 and float(np.square(x - p1 - p2).sum()) < max_residual * energy:
             out[c] = True
     return out
+
+
+def redundant_templates(
+    snippets: np.ndarray,
+    centre: int,
+    templates: np.ndarray,
+    labels: np.ndarray,
+    max_shift: int,
+    threshold: float,
+    noise_uv: np.ndarray,
+    max_fraction: float = 0.05,
+    min_explained: float = 0.5,
+    min_gain: float = 10.0,
+) -> np.ndarray:
+    """Small units whose discharges the large units already explain.
+
+    In a long recording of frequently discharging units, a unit's
+    discharges that overlap another's, or that noise deforms alike, can
+    gather into small groups of their own. A unit with at most
+    ``max_fraction`` of the largest unit's discharges is redundant when at
+    least ``min_explained`` of its discharges are accepted by the templates
+    of the large units alone (one unit, or two for overlapping discharges,
+    as in :func:`match_templates`) while its own template lowers their
+    median normalised residual less than ``min_gain`` times: the
+    discharges of a distinct unit fit their own template down to the noise,
+    far better than any other unit's, whereas a group of overlapped or
+    deformed discharges of a large unit fits its own median little better
+    than the large unit's template (or the two-unit fit). Only large units
+    are offered as alternatives, so a distinct small unit that noise split
+    in two is not explained away by its own halves.
+
+    Parameters
+    ----------
+    snippets : ndarray, shape (n_fp, n_snippet, n_channels)
+        Snippets with the FP time at ``centre``.
+    centre : int
+        Index of the FP time.
+    templates : ndarray, shape (n_units, 2 * half + 1, n_channels)
+        Templates.
+    labels : array of int, shape (n_fp,)
+        Index into ``templates`` of each FP's unit (-1: none).
+    max_shift : int
+        Shifts tried when matching.
+    threshold : float
+        Largest normalised residual accepted (as in :func:`match_templates`).
+    noise_uv : ndarray, shape (n_channels,)
+        Noise σ per channel.
+    max_fraction : float
+        Units with more discharges than this fraction of the largest are
+        never redundant (and are the alternatives offered).
+    min_explained : float
+        Fraction of a unit's discharges the large units must accept.
+    min_gain : float
+        Factor by which a unit's own template must lower the median
+        residual of its discharges, compared with the large units, to be
+        kept.
+
+    Returns
+    -------
+    ndarray of bool, shape (n_units,)
+    """
+    k = len(templates)
+    out = np.zeros(k, dtype=bool)
+    if k < 2:
+        return out
+    counts = np.bincount(labels[labels >= 0], minlength=k)[:k]
+    large = counts > max_fraction * counts.max()
+    if not large.any():
+        return out
+    masks = template_channels(templates, noise_uv)
+    for u in np.flatnonzero(~large & (counts > 0)):
+        members = np.flatnonzero(labels == u)
+        m = match_templates(
+            snippets[members],
+            centre,
+            templates[large],
+            masks[large],
+            max_shift,
+            threshold,
+            overlap=True,
+            noise_uv=noise_uv,
+        )
+        own = match_templates(
+            snippets[members], centre, templates[u : u + 1], masks[u : u + 1], max_shift, threshold
+        )
+        explained = float((m.unit >= 0).mean()) >= min_explained
+        # a distinct small unit fits its own template far better than any other
+        gain = float(np.median(m.residual)) / max(float(np.median(own.residual)), 1e-12)
+        out[u] = explained and gain < min_gain
+    return out

@@ -1,0 +1,689 @@
+"""Template peeling: overlapping FPs of different units separated by their templates.
+
+Where FPs are dense (a storm of many units, tens per second) their MUAPs
+overlap, and a detector that reads one discharge per MUAP span finds only
+the largest of each overlap. Once the FPs are sorted, each unit's
+multichannel template is known; a stretch of band-passed traces is then
+explained as a sum of amplitude-scaled templates by greedy matching
+pursuit ("peeling"):
+
+1. every template is correlated with the noise-whitened traces at every
+   lag (FFT cross-correlation summed over channels, in overlap-save blocks);
+2. at each lag the best unit and its least-squares scale ``a`` (bounded to
+   ``[min_scale, max_scale]``: a unit's discharges have much the same size)
+   give the drop in residual energy, ``2 a c - a² E`` (in σ²);
+3. the largest drops, at least a template length apart, that exceed
+   ``k_fit²`` — the drop that noise alone reaches at ``k_fit`` σ — are
+   refined to a fraction of a sample (a parabola through the correlation
+   peak) and subtracted; the correlations are updated exactly from the
+   precomputed template cross-correlations, with no new FFT;
+4. this repeats until no drop exceeds ``k_fit²``;
+5. greedy fits share the energy of a close overlap unevenly, so each
+   discharge is then fitted again (position, fraction and scale) on the
+   residual with itself added back, a few passes over all of them, and the
+   scales of each group of overlapping discharges are solved together
+   (least squares).
+
+Every subtraction is one discharge of its unit. The functions here are pure
+array functions; :func:`fasciq.analysis.analyze` chooses the stretches
+(:func:`dense_stretches`), re-reads and filters them as the stream does,
+and merges the peeled discharges with the first-pass FPs
+(:func:`match_times`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from scipy import fft as sfft
+from scipy import signal as sps
+
+from fasciq.detect.detector import Events
+from fasciq.detect.features import event_features
+from fasciq.detect.params import FeatureParams
+from fasciq.errors import ParameterError
+from fasciq.validate import check_in_range, check_positive
+
+#: Passes of realignment after the greedy peeling (coordinate descent).
+REALIGN_PASSES = 4
+
+
+@dataclass(frozen=True)
+class PeelParams:
+    """Settings of template peeling in dense stretches.
+
+    Parameters
+    ----------
+    enabled : bool
+        Peel dense stretches (needs sorted units).
+    min_rate_hz : float
+        A stretch is dense where the first pass found at least this many FPs
+        per second over ``window_s`` (overlaps are then common).
+    window_s : float
+        Window over which the first-pass rate is counted.
+    pad_s : float
+        Margin added on both sides of a dense stretch.
+    max_stretch_s : float
+        Longer dense stretches are peeled in pieces of at most this length
+        (memory stays bounded however long the storm).
+    k_fit : float
+        A template is subtracted where it lowers the residual energy by at
+        least ``k_fit²`` σ² (the drop that noise alone gives where the
+        template's normalised correlation reaches ``k_fit`` σ).
+    min_scale, max_scale : float
+        Bounds of a discharge's amplitude relative to its unit's template.
+    max_variability : float
+        Only units whose discharges vary little in shape (median normalised
+        deviation from their template, the sorting's ``stability``, at most
+        this) are peeled: a template averaged over unlike discharges fits
+        anything a little, and would invent discharges.
+    min_explained : float
+        A subtraction must explain at least this share of the residual
+        energy on the template's channels and span: a discharge of a unit
+        without a template (or a leftover of a larger one) fits any
+        template poorly and is left alone.
+    channel_k : float
+        Template channels whose peak stays below this many σ are left out
+        of the fit (they carry noise, not the unit).
+    subsample : int
+        Fractional alignments per sample of a subtracted template (1: whole
+        samples only).
+    match_ms : float
+        A peeled discharge this close to a first-pass FP is that FP.
+    max_rounds : int
+        Most rounds of peeling (each subtracts at most one discharge per
+        template length).
+    """
+
+    enabled: bool = True
+    min_rate_hz: float = 15.0
+    window_s: float = 2.0
+    pad_s: float = 0.5
+    max_stretch_s: float = 30.0
+    k_fit: float = 6.0
+    min_scale: float = 0.6
+    max_scale: float = 1.6
+    max_variability: float = 0.5
+    min_explained: float = 0.0
+    channel_k: float = 1.5
+    subsample: int = 4
+    match_ms: float = 7.0
+    max_rounds: int = 40
+
+    def __post_init__(self) -> None:
+        check_positive(self.min_rate_hz, "min_rate_hz")
+        check_positive(self.window_s, "window_s")
+        check_positive(self.pad_s, "pad_s", allow_zero=True)
+        check_positive(self.max_stretch_s, "max_stretch_s")
+        check_positive(self.k_fit, "k_fit")
+        check_positive(self.min_scale, "min_scale")
+        check_positive(self.channel_k, "channel_k", allow_zero=True)
+        check_positive(self.max_variability, "max_variability")
+        check_in_range(self.min_explained, "min_explained", 0.0, 1.0)
+        check_positive(self.match_ms, "match_ms")
+        if self.max_scale < self.min_scale:
+            raise ParameterError(
+                f"max_scale ({self.max_scale}) must not be below min_scale ({self.min_scale})",
+                fix="give e.g. min_scale=0.6, max_scale=1.6",
+                source="max_scale",
+            )
+        for name, low in (("subsample", 1), ("max_rounds", 1)):
+            value = getattr(self, name)
+            if int(value) != value or value < low:
+                raise ParameterError(
+                    f"{name} must be an integer ≥ {low}, got {value!r}",
+                    fix=f"give {name} as a whole number ≥ {low}",
+                    source=name,
+                )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Parameters as a dictionary."""
+        return asdict(self)
+
+
+@dataclass
+class Peeled:
+    """Discharges found by :func:`peel`.
+
+    Parameters
+    ----------
+    sample : ndarray of int64
+        Sample of each discharge's template centre in the traces.
+    offset : ndarray of float
+        Fraction of a sample (``[0, 1)``) by which the template lies later.
+    unit : ndarray of int64
+        Row of the template (in the ``templates`` array given to :func:`peel`).
+    scale : ndarray of float
+        Amplitude relative to the template.
+    gain : ndarray of float
+        Drop in residual energy (σ²) its subtraction gave.
+    explained : ndarray of float
+        That drop as a fraction of the residual energy on the template's
+        channels and span before the subtraction (1: a perfect fit).
+    residual : ndarray, shape (n_samples, n_channels)
+        Traces (µV) left once every discharge is subtracted.
+    fitted : ndarray, shape (n_templates, subsample, n_window, n_channels)
+        The templates as subtracted (µV, masked to their channels, shifted by
+        each fraction ``k / subsample``): discharge ``i`` removed
+        ``scale[i] * fitted[unit[i], round(offset[i] * subsample)]`` starting
+        at ``sample[i] - centre``.
+    """
+
+    sample: np.ndarray
+    offset: np.ndarray
+    unit: np.ndarray
+    scale: np.ndarray
+    gain: np.ndarray
+    explained: np.ndarray
+    residual: np.ndarray
+    fitted: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.sample)
+
+
+def dense_stretches(
+    times_s: np.ndarray, duration_s: float, params: PeelParams | None = None
+) -> np.ndarray:
+    """Stretches where the first pass found FPs densely.
+
+    Parameters
+    ----------
+    times_s : array of float
+        First-pass FP times (s).
+    duration_s : float
+        Length of the recording (s).
+    params : PeelParams, optional
+        ``min_rate_hz``, ``window_s`` and ``pad_s``.
+
+    Returns
+    -------
+    ndarray, shape (n_stretches, 2)
+        ``[start_s, end_s)`` of each dense stretch (padded, merged, clipped
+        to the recording, cut into pieces of at most ``max_stretch_s``).
+    """
+    params = params or PeelParams()
+    times = np.sort(np.asarray(times_s, dtype=np.float64).reshape(-1))
+    if times.size == 0 or duration_s <= 0:
+        return np.zeros((0, 2))
+    need = params.min_rate_hz * params.window_s
+    # FPs within window_s from each FP on (a sliding count, anchored on the FPs)
+    ends = np.searchsorted(times, times + params.window_s, side="left")
+    counts = ends - np.arange(times.size)
+    hot = np.flatnonzero(counts >= need)
+    if hot.size == 0:
+        return np.zeros((0, 2))
+    starts = times[hot] - params.pad_s
+    stops = times[hot] + params.window_s + params.pad_s
+    spans: list[list[float]] = []
+    for a, b in zip(starts, stops, strict=True):
+        if spans and a <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], b)
+        else:
+            spans.append([a, b])
+    out = np.clip(np.asarray(spans, dtype=np.float64), 0.0, duration_s)
+    out = out[out[:, 1] > out[:, 0]]
+    pieces = []
+    for a, b in out:
+        edges = np.linspace(a, b, int(np.ceil((b - a) / params.max_stretch_s)) + 1)
+        pieces.append(np.column_stack([edges[:-1], edges[1:]]))
+    return np.concatenate(pieces) if pieces else np.zeros((0, 2))
+
+
+def _shifted(w: np.ndarray, subsample: int) -> np.ndarray:
+    """``(n_units, subsample, L, C)`` copies of ``w`` delayed by ``k / subsample`` samples."""
+    length = w.shape[1]
+    nfft = sfft.next_fast_len(2 * length)
+    spec = sfft.rfft(w, nfft, axis=1)
+    freq = np.arange(spec.shape[1]) / nfft
+    delays = np.arange(subsample) / subsample
+    phase = np.exp(-2j * np.pi * delays[:, None] * freq[None, :])  # (S, F)
+    out = sfft.irfft(spec[:, None] * phase[None, :, :, None], nfft, axis=2)[:, :, :length]
+    return out.astype(np.float32)
+
+
+def _correlate(x: np.ndarray, w: np.ndarray, block: int = 4096) -> np.ndarray:
+    """``c[u, t] = Σ_k Σ_ch x[t + k, ch] · w[u, k, ch]`` for every valid ``t``.
+
+    Overlap-save FFT blocks; the sum over channels is one batched matrix
+    product per frequency, so the cost grows with units × channels ×
+    samples × log(block), without any loop over samples.
+    """
+    n, n_ch = x.shape
+    n_units, length, _ = w.shape
+    n_out = n - length + 1
+    if n_out <= 0:
+        return np.zeros((n_units, 0), dtype=np.float32)
+    nfft = sfft.next_fast_len(max(block, 2 * length))
+    step = nfft - length + 1
+    n_blocks = -(-n_out // step)
+    # template spectra, conjugated for a correlation: (F, n_units, n_ch)
+    w_spec = np.conj(sfft.rfft(w.astype(np.float32), nfft, axis=1)).transpose(1, 0, 2)
+    padded = np.zeros((n_blocks * step + length - 1, n_ch), dtype=np.float32)
+    padded[:n] = x
+    idx = np.arange(n_blocks)[:, None] * step + np.arange(nfft)[None, :]
+    idx = np.minimum(idx, padded.shape[0] - 1)
+    segs = padded[idx]  # (n_blocks, nfft, n_ch)
+    x_spec = sfft.rfft(segs, nfft, axis=1).transpose(1, 2, 0)  # (F, n_ch, n_blocks)
+    prod = np.matmul(w_spec, x_spec)  # (F, n_units, n_blocks)
+    corr = sfft.irfft(prod, nfft, axis=0)[:step]  # (step, n_units, n_blocks)
+    out = corr.transpose(1, 2, 0).reshape(n_units, n_blocks * step)[:, :n_out]
+    return np.ascontiguousarray(out, dtype=np.float32)
+
+
+def _cross(w: np.ndarray, w_shift: np.ndarray) -> np.ndarray:
+    """``X[v, u, s, d + L - 1] = Σ_k Σ_ch w[v, k] · w_shift[u, s, k + d]``, ``|d| < L``."""
+    length = w_shift.shape[2]
+    nfft = sfft.next_fast_len(2 * length)
+    a = np.conj(sfft.rfft(w, nfft, axis=1))  # (V, F, C)
+    b = sfft.rfft(w_shift, nfft, axis=2)  # (U, S, F, C)
+    prod = np.einsum("vfc,usfc->vusf", a, b)
+    full = sfft.irfft(prod, nfft, axis=3)  # lag d at index d mod nfft
+    lags = np.arange(-(length - 1), length) % nfft
+    return full[..., lags].astype(np.float32)
+
+
+def _realign(
+    residual: np.ndarray,
+    w_shift: np.ndarray,
+    energy: np.ndarray,
+    starts: np.ndarray,
+    subs: np.ndarray,
+    units: np.ndarray,
+    scales: np.ndarray,
+    lo: float,
+    hi: float,
+    reach: int = 3,
+) -> None:
+    """Move each discharge (in place) to its best fit with the others subtracted.
+
+    One pass over the discharges: each is added back to the residual, its
+    template is fitted again within ``±reach`` samples (whole and
+    fractional), and subtracted there.
+    """
+    length = w_shift.shape[2]
+    n = residual.shape[0]
+    for k in range(len(starts)):
+        u, s0, t0 = int(units[k]), int(subs[k]), int(starts[k])
+        residual[t0 : t0 + length] += scales[k] * w_shift[u, s0]
+        a0, a1 = max(0, t0 - reach), min(n - length, t0 + reach)
+        seg = np.lib.stride_tricks.sliding_window_view(residual[a0 : a1 + length], length, axis=0)
+        # (lags, n_ch, length) · (n_sub, length, n_ch) -> (lags, n_sub)
+        corr = np.einsum("lct,stc->ls", seg, w_shift[u])
+        fit = np.clip(corr / energy[u][None, :], lo, hi)
+        gain = 2 * fit * corr - fit**2 * energy[u][None, :]
+        lag, s = np.unravel_index(np.argmax(gain), gain.shape)
+        starts[k], subs[k], scales[k] = a0 + lag, s, fit[lag, s]
+        residual[starts[k] : starts[k] + length] -= scales[k] * w_shift[u, s]
+
+
+def _refit(
+    x: np.ndarray,
+    w_shift: np.ndarray,
+    starts: np.ndarray,
+    subs: np.ndarray,
+    units: np.ndarray,
+    lo: float,
+    hi: float,
+) -> np.ndarray:
+    """Least-squares scales of discharges, jointly where they overlap.
+
+    Discharges whose templates overlap in time form a group; each group's
+    scales solve its normal equations (a few discharges at a time), bounded
+    to ``[lo, hi]``.
+    """
+    length = w_shift.shape[2]
+    n = len(starts)
+    out = np.zeros(n)
+    order = np.argsort(starts, kind="stable")
+    breaks = np.flatnonzero(np.diff(starts[order]) >= length) + 1
+    for group in np.split(order, breaks):
+        a0 = int(starts[group].min())
+        span = int(starts[group].max()) + length - a0
+        # each discharge's template placed in the group's span: (k, span, n_ch)
+        placed = np.zeros((len(group), span, x.shape[1]), dtype=np.float64)
+        for i, k in enumerate(group):
+            off = int(starts[k]) - a0
+            placed[i, off : off + length] = w_shift[units[k], subs[k]]
+        flat = placed.reshape(len(group), -1)
+        gram = flat @ flat.T
+        rhs = flat @ x[a0 : a0 + span].reshape(-1).astype(np.float64)
+        try:
+            scale = np.linalg.solve(gram, rhs)
+        except np.linalg.LinAlgError:
+            scale = np.linalg.lstsq(gram, rhs, rcond=None)[0]
+        out[group] = np.clip(scale, lo, hi)
+    return out
+
+
+def template_channels(templates: np.ndarray, noise: np.ndarray, channel_k: float) -> np.ndarray:
+    """``(n_units, n_channels)`` mask of the channels where each template exceeds ``channel_k`` σ.
+
+    Parameters
+    ----------
+    templates : ndarray, shape (n_units, n_window, n_channels)
+        Templates in µV.
+    noise : ndarray, shape (n_channels,)
+        Noise σ (µV).
+    channel_k : float
+        Threshold in σ on the template's largest absolute value.
+    """
+    peak = np.abs(templates).max(axis=1) / np.maximum(noise, 1e-12)[None, :]
+    mask = peak >= channel_k
+    if templates.shape[0]:
+        # a template keeps at least its largest channel
+        mask[np.arange(templates.shape[0]), peak.argmax(axis=1)] = True
+    return mask
+
+
+def peel(
+    x: np.ndarray,
+    noise: np.ndarray,
+    templates: np.ndarray,
+    params: PeelParams | None = None,
+    centre: int | None = None,
+) -> Peeled:
+    """Explain band-passed traces as a sum of scaled unit templates (greedy).
+
+    Parameters
+    ----------
+    x : ndarray, shape (n_samples, n_channels)
+        Band-passed traces (µV).
+    noise : ndarray, shape (n_channels,)
+        Noise σ of each channel (µV); the fit is made on traces divided by it.
+    templates : ndarray, shape (n_units, n_window, n_channels)
+        Unit templates (µV), each with its discharge time at ``centre``.
+    params : PeelParams, optional
+        Threshold, scale bounds, alignment resolution and rounds.
+    centre : int, optional
+        Index of the discharge time in the template window (the middle by
+        default).
+
+    Returns
+    -------
+    Peeled
+        One entry per subtracted discharge, in time order, and the residual.
+    """
+    params = params or PeelParams()
+    x = np.asarray(x, dtype=np.float32)
+    templates = np.asarray(templates, dtype=np.float32)
+    n = x.shape[0]
+    n_units, length, _ = templates.shape
+    centre = length // 2 if centre is None else int(centre)
+    sub = int(params.subsample)
+    scale_ch = np.maximum(np.asarray(noise, dtype=np.float32).reshape(-1), 1e-6)
+    mask = template_channels(templates, scale_ch, params.channel_k)
+    w = templates / scale_ch * mask[:, None, :]
+    # a short taper, so a template cut at the window's ends leaves no step
+    taper = np.ones(length, dtype=np.float32)
+    m = min(3, length // 4)
+    if m:
+        ramp = 0.5 - 0.5 * np.cos(np.pi * (np.arange(m) + 1) / (m + 1))
+        taper[:m], taper[length - m :] = ramp, ramp[::-1]
+    w = (w * taper[None, :, None]).astype(np.float32)
+    w_shift = _shifted(w, sub)  # (U, S, L, C)
+    energy = (w_shift.astype(np.float64) ** 2).sum(axis=(2, 3))  # (U, S)
+    # a template that cannot reach k_fit even at max_scale is below the noise
+    usable = params.max_scale**2 * energy[:, 0] >= params.k_fit**2
+    residual = x / scale_ch
+    empty = Peeled(
+        np.zeros(0, np.int64),
+        np.zeros(0),
+        np.zeros(0, np.int64),
+        np.zeros(0),
+        np.zeros(0),
+        np.zeros(0),
+        residual * scale_ch,
+        w_shift * scale_ch,
+    )
+    if n_units == 0 or not usable.any() or n < length + 2:
+        return empty
+    corr = _correlate(residual, w)  # (U, n - L + 1), lag t = template start
+    cross = _cross(w, w_shift)  # (U, U, S, 2L - 1)
+    e0 = energy[:, 0].astype(np.float32)
+    thresh = params.k_fit**2
+    lo, hi = params.min_scale, params.max_scale
+    n_pos = corr.shape[1]
+    blocked = ~np.broadcast_to(usable[:, None], corr.shape).copy()
+    found: list[tuple[int, float, int, float, float, float]] = []
+    for _ in range(int(params.max_rounds)):
+        a = corr / e0[:, None]
+        a_fit = np.minimum(a, hi)
+        gain = np.where((a >= lo) & ~blocked, 2 * a_fit * corr - a_fit**2 * e0[:, None], 0)
+        best = gain.max(axis=0)
+        peaks, _ = sps.find_peaks(np.concatenate([[0], best, [0]]), height=thresh, distance=length)
+        peaks -= 1
+        if peaks.size == 0:
+            break
+        units = gain[:, peaks].argmax(axis=0)
+        n_done = 0
+        for t, u in zip(peaks.tolist(), units.tolist(), strict=True):
+            # sub-sample alignment: the vertex of a parabola through the peak
+            c0 = float(corr[u, t])
+            cm = float(corr[u, t - 1]) if t > 0 else c0
+            cp = float(corr[u, t + 1]) if t < n_pos - 1 else c0
+            denom = cm - 2 * c0 + cp
+            frac = 0.5 * (cm - cp) / denom if denom < 0 else 0.0
+            frac = float(np.clip(frac, -0.5, 0.5))
+            start = t + int(np.floor(frac))
+            s = round((frac - np.floor(frac)) * sub)
+            if s == sub:
+                start, s = start + 1, 0
+            if start < 0 or start > n_pos - 1:
+                start, s = t, 0
+            c_at = c0 if denom >= 0 else c0 - 0.25 * (cm - cp) * (0.5 * (cm - cp) / denom)
+            e = float(energy[u, s])
+            scale = float(np.clip(c_at / e, lo, hi))
+            g = 2 * scale * c_at - scale**2 * e
+            # the share of the energy on the template's channels and span it explains:
+            # a discharge of another, untemplated unit is fitted poorly
+            seg = residual[start : start + length][:, mask[u]]
+            explained = g / max(float((seg.astype(np.float64) ** 2).sum()), 1e-12)
+            if g < thresh or explained < params.min_explained:
+                blocked[u, max(t - 1, 0) : t + 2] = True
+                n_done += 1
+                continue
+            residual[start : start + length] -= scale * w_shift[u, s]
+            # exact update of every unit's correlation around the subtraction
+            d0, d1 = start - (length - 1), start + length
+            a0, a1 = max(d0, 0), min(d1, n_pos)
+            corr[:, a0:a1] -= scale * cross[:, u, s, a0 - d0 : a1 - d0]
+            # candidates turned down here meet a changed residual: look again
+            blocked[:, a0:a1] = ~usable[:, None]
+            found.append((start + centre, s / sub, u, scale, g, explained))
+            n_done += 1
+        if n_done == 0:
+            break
+    if not found:
+        return empty
+    arr = np.array(found, dtype=np.float64)
+    order = np.argsort(arr[:, 0] + arr[:, 1], kind="stable")
+    arr = arr[order]
+    # greedy fits share the energy of a close overlap unevenly: each discharge
+    # is realigned on the residual with itself added back, then the scales of
+    # each group of overlapping discharges are fitted together
+    starts = arr[:, 0].astype(np.int64) - centre
+    subs = np.rint(arr[:, 1] * sub).astype(np.int64)
+    unit_k = arr[:, 2].astype(np.int64)
+    for _ in range(REALIGN_PASSES):
+        _realign(residual, w_shift, energy, starts, subs, unit_k, arr[:, 3], lo, hi)
+    arr[:, 3] = _refit(x / scale_ch, w_shift, starts, subs, unit_k, lo, hi)
+    residual = x / scale_ch
+    for k in range(len(arr)):
+        residual[starts[k] : starts[k] + length] -= arr[k, 3] * w_shift[unit_k[k], subs[k]]
+    arr[:, 0], arr[:, 1] = starts + centre, subs / sub
+    order = np.argsort(arr[:, 0] + arr[:, 1], kind="stable")
+    arr = arr[order]
+    return Peeled(
+        arr[:, 0].astype(np.int64),
+        arr[:, 1],
+        arr[:, 2].astype(np.int64),
+        arr[:, 3],
+        arr[:, 4],
+        arr[:, 5],
+        residual * scale_ch,
+        w_shift * scale_ch,
+    )
+
+
+def peak_left(
+    residual: np.ndarray, samples: np.ndarray, channels: np.ndarray, half: int
+) -> np.ndarray:
+    """Largest ``|residual|`` within ``±half`` samples of each sample, on its channel.
+
+    Parameters
+    ----------
+    residual : ndarray, shape (n_samples, n_channels)
+        Residual traces (e.g. in σ units).
+    samples : array of int
+        Samples (clipped to the traces).
+    channels : array of int
+        Channel of each sample.
+    half : int
+        Half-width of the window.
+
+    Returns
+    -------
+    ndarray of float
+        One value per sample.
+    """
+    samples = np.asarray(samples, dtype=np.int64).reshape(-1)
+    if samples.size == 0:
+        return np.zeros(0)
+    idx = np.clip(samples[:, None] + np.arange(-half, half + 1)[None, :], 0, residual.shape[0] - 1)
+    return np.abs(residual[idx, np.asarray(channels, dtype=np.int64)[:, None]]).max(axis=1)
+
+
+def match_times(a: np.ndarray, b: np.ndarray, tol: float) -> np.ndarray:
+    """One-to-one matching of two sets of times, closest pairs first.
+
+    Parameters
+    ----------
+    a, b : array of float
+        Times (any unit).
+    tol : float
+        Largest distance of a matched pair.
+
+    Returns
+    -------
+    ndarray of int64, shape (len(a),)
+        Index into ``b`` of each element of ``a``'s partner, -1 if none.
+    """
+    a = np.asarray(a, dtype=np.float64).reshape(-1)
+    b = np.asarray(b, dtype=np.float64).reshape(-1)
+    out = np.full(a.size, -1, dtype=np.int64)
+    if a.size == 0 or b.size == 0:
+        return out
+    order_b = np.argsort(b, kind="stable")
+    bs = b[order_b]
+    lo = np.searchsorted(bs, a - tol, side="left")
+    hi = np.searchsorted(bs, a + tol, side="right")
+    counts = hi - lo
+    if counts.sum() == 0:
+        return out
+    ia = np.repeat(np.arange(a.size), counts)
+    starts = np.repeat(lo - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
+    jb = starts + np.arange(ia.size)
+    dist = np.abs(a[ia] - bs[jb])
+    taken_b = np.zeros(b.size, dtype=bool)
+    for k in np.argsort(dist, kind="stable").tolist():
+        i, j = int(ia[k]), int(jb[k])
+        if out[i] < 0 and not taken_b[j]:
+            out[i] = order_b[j]
+            taken_b[j] = True
+    return out
+
+
+def peeled_features(
+    peeled: Peeled,
+    noise: np.ndarray,
+    fs: float,
+    centre: int,
+    positions_mm: np.ndarray | None = None,
+    params: FeatureParams | None = None,
+    search_ms: float = 20.0,
+    channel_k: float = 1.5,
+) -> dict[str, np.ndarray]:
+    """Features of each peeled discharge, measured on it alone.
+
+    Each discharge is measured on the residual with its own fitted template
+    added back, so the discharges it overlapped do not distort it; the
+    features are those of :func:`~fasciq.detect.features.event_features`
+    (same channel choice, peak time and waveform measures as the first
+    pass).
+
+    Parameters
+    ----------
+    peeled : Peeled
+        Output of :func:`peel`.
+    noise : ndarray, shape (n_channels,)
+        Noise σ (µV).
+    fs : float
+        Sampling rate in Hz.
+    centre : int
+        Index of the discharge time in the template window.
+    positions_mm : ndarray, optional
+        Electrode positions (centroids).
+    params : FeatureParams, optional
+        Feature windows.
+    search_ms : float
+        Half-width of the peak search (as in the first pass).
+    channel_k : float
+        The discharge's footprint: channels of its template above this many σ.
+
+    Returns
+    -------
+    dict of ndarray
+        As :func:`~fasciq.detect.features.event_features`, one entry per
+        peeled discharge, with ``peak_sample`` relative to the traces.
+    """
+    params = params or FeatureParams()
+    n_ev = len(peeled)
+    n, n_ch = peeled.residual.shape
+    _, n_sub, length, _ = peeled.fitted.shape
+    half = max(1, round(params.window_ms * fs / 1000))
+    search = max(1, round(min(search_ms, params.search_ms) * fs / 1000))
+    h = search + half + 2
+    seg = 2 * h + 1
+    # one segment per discharge, side by side: residual + its own template
+    pad = np.zeros((n + 2 * h + 2 * length, n_ch), dtype=np.float32)
+    pad[h + length : h + length + n] = peeled.residual
+    rows = peeled.sample[:, None] - h + np.arange(seg)[None, :]
+    stack = pad[rows + h + length]  # (n_ev, seg, n_ch)
+    sub_idx = np.rint(peeled.offset * n_sub).astype(np.int64) % n_sub
+    own = peeled.scale[:, None, None] * peeled.fitted[peeled.unit, sub_idx]  # (n_ev, L, C)
+    at = h - centre + np.arange(length)  # template rows inside its segment
+    ok = (at >= 0) & (at < seg)
+    stack[:, at[ok]] += own[:, ok]
+    x = stack.reshape(n_ev * seg, n_ch)
+    sigma = np.broadcast_to(np.maximum(noise, 1e-6).astype(np.float32), x.shape)
+    foot = template_channels(peeled.fitted[:, 0], noise, channel_k)[peeled.unit]
+    channel = np.abs(peeled.fitted[:, 0]).max(axis=1).argmax(axis=1)[peeled.unit]
+    events = Events(np.arange(n_ev, dtype=np.int64) * seg + h, channel.astype(np.int64), foot)
+    feats = event_features(x, sigma, events, fs, positions_mm, params, search_ms)
+    # segments lie further apart than two searches: one row per discharge
+    seg_of = feats["peak_sample"] // seg
+    feats["peak_sample"] = peeled.sample[seg_of] - h + feats["peak_sample"] % seg
+    feats["index"] = seg_of.astype(np.int64)
+    # the fitted time of the largest peak: on the template's channel with the
+    # largest peak-to-peak, its largest absolute sample, at the fitted alignment
+    tpl = peeled.fitted[:, 0]
+    big = np.ptp(tpl, axis=1).argmax(axis=1)
+    at_peak = np.abs(tpl[np.arange(tpl.shape[0]), :, big]).argmax(axis=1) - centre
+    unit = peeled.unit[seg_of]
+    feats["fit_sample"] = peeled.sample[seg_of] + peeled.offset[seg_of] + at_peak[unit]
+    return feats
+
+
+__all__ = [
+    "PeelParams",
+    "Peeled",
+    "dense_stretches",
+    "match_times",
+    "peak_left",
+    "peel",
+    "peeled_features",
+    "template_channels",
+]
