@@ -152,3 +152,12 @@ def test_cli_info_json_with_quality_flags(tmp_path: Path) -> None:
     assert quality["flat"] == ["flat"]
     assert "saturated" in quality["sat"]
     assert "line-dominated" in quality["line"]
+
+
+@pytest.mark.parametrize("bad", [0, 1.5, "three", None])
+def test_check_int_rejects_non_whole_or_small(bad):
+    from fasciq.validate import check_int
+
+    with pytest.raises(ParameterError, match="min_channels must be an integer ≥ 1"):
+        check_int(bad, "min_channels", 1)
+    assert check_int(3.0, "min_channels", 1) == 3

@@ -36,6 +36,21 @@ def check_positive(value: Any, name: str, *, allow_zero: bool = False) -> float:
     return number
 
 
+def check_int(value: Any, name: str, low: int) -> int:
+    """Return ``value`` as int if it is a whole number ``>= low``."""
+    try:
+        whole = int(value) == value
+    except (TypeError, ValueError):
+        whole = False
+    if not whole or value < low:
+        raise ParameterError(
+            f"{name} must be an integer ≥ {low}, got {value!r}",
+            fix=f"give {name} as a whole number ≥ {low}",
+            source=name,
+        )
+    return int(value)
+
+
 def check_in_range(value: Any, name: str, low: float, high: float) -> float:
     """Return ``value`` as float if ``low <= value <= high``."""
     number = check_positive(value, name, allow_zero=True) if low >= 0 else float(value)

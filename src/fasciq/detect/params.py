@@ -6,16 +6,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from fasciq.errors import ParameterError
-from fasciq.validate import check_in_range, check_positive
-
-
-def _check_int(value: Any, name: str, low: int) -> None:
-    if int(value) != value or value < low:
-        raise ParameterError(
-            f"{name} must be an integer ≥ {low}, got {value!r}",
-            fix=f"give {name} as a whole number ≥ {low}",
-            source=name,
-        )
+from fasciq.validate import check_in_range, check_int, check_positive
 
 
 @dataclass(frozen=True)
@@ -112,7 +103,7 @@ class DetectParams:
                 fix="choose e.g. k_low=3, k_high=5",
                 source="k_low",
             )
-        _check_int(self.min_channels, "min_channels", 1)
+        check_int(self.min_channels, "min_channels", 1)
         check_positive(self.support_ms, "support_ms", allow_zero=True)
         check_in_range(self.neighbour_fraction, "neighbour_fraction", 0.0, 1.0)
         check_positive(self.phase_ms, "phase_ms")
@@ -237,7 +228,7 @@ class ActivityParams:
         check_in_range(self.coherence, "coherence", 0.0, 1.0)
         check_positive(self.min_active_s, "min_active_s", allow_zero=True)
         check_positive(self.pad_s, "pad_s", allow_zero=True)
-        _check_int(self.train_min_events, "train_min_events", 3)
+        check_int(self.train_min_events, "train_min_events", 3)
         check_positive(self.train_min_hz, "train_min_hz")
         check_positive(self.train_max_hz, "train_max_hz")
         check_positive(self.train_max_cv, "train_max_cv")

@@ -6,16 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from fasciq.errors import ParameterError
-from fasciq.validate import check_in_range, check_positive
-
-
-def _check_int(value: Any, name: str, low: int) -> None:
-    if int(value) != value or value < low:
-        raise ParameterError(
-            f"{name} must be an integer ≥ {low}, got {value!r}",
-            fix=f"give {name} as a whole number ≥ {low}",
-            source=name,
-        )
+from fasciq.validate import check_in_range, check_int, check_positive
 
 
 @dataclass(frozen=True)
@@ -203,7 +194,7 @@ class ClusterParams:
             ("small_unit_size", 0),
             ("max_fit", 50),
         ):
-            _check_int(getattr(self, name), name, low)
+            check_int(getattr(self, name), name, low)
         for name in (
             "merge_correlation",
             "merge_map_correlation",
@@ -272,9 +263,9 @@ class DescribeParams:
     min_cv_discharges: int = 3
 
     def __post_init__(self) -> None:
-        _check_int(self.polyphasic_phases, "polyphasic_phases", 1)
-        _check_int(self.min_propagating_channels, "min_propagating_channels", 2)
-        _check_int(self.min_cv_discharges, "min_cv_discharges", 1)
+        check_int(self.polyphasic_phases, "polyphasic_phases", 1)
+        check_int(self.min_propagating_channels, "min_propagating_channels", 2)
+        check_int(self.min_cv_discharges, "min_cv_discharges", 1)
         check_in_range(self.edge_fraction, "edge_fraction", 0.0, 1.0)
         check_positive(self.unstable_threshold, "unstable_threshold")
         check_positive(self.min_stability_snr, "min_stability_snr", allow_zero=True)
@@ -337,8 +328,8 @@ class PatternParams:
                 fix="give a range such as 0.010 to 0.110 s",
                 source="doublet_max_s",
             )
-        _check_int(self.lock_min_pairs, "lock_min_pairs", 2)
-        _check_int(self.n_shuffles, "n_shuffles", 10)
+        check_int(self.lock_min_pairs, "lock_min_pairs", 2)
+        check_int(self.n_shuffles, "n_shuffles", 10)
         check_in_range(self.lock_alpha, "lock_alpha", 0.0, 1.0)
 
     def to_dict(self) -> dict[str, Any]:
