@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from fasciq._logging import logger
 from fasciq.detect.rates import poisson_ci
@@ -346,6 +347,9 @@ def _join_aliases(
     return labels, best, shifts, aligned
 
 
+# sorting runs many small matrix products: one BLAS thread is several
+# times faster than a team of threads woken for each of them
+@threadpool_limits.wrap(limits=1, user_api="blas")
 def sort_units(
     snippets: np.ndarray,
     times_s: np.ndarray,
@@ -400,39 +404,6 @@ def sort_units(
         If the snippets are not 3-D, hold NaN or do not match the times or
         the grid.
     """
-    from threadpoolctl import threadpool_limits
-
-    # sorting runs many small matrix products: one BLAS thread is several
-    # times faster than a team of threads woken for each of them
-    with threadpool_limits(limits=1, user_api="blas"):
-        return _sort_units(
-            snippets,
-            times_s,
-            fs,
-            grid,
-            params,
-            seed,
-            centre=centre,
-            analysed_s=analysed_s,
-            noise_uv=noise_uv,
-            channel_labels=channel_labels,
-        )
-
-
-def _sort_units(
-    snippets: np.ndarray,
-    times_s: np.ndarray,
-    fs: float,
-    grid: Grid | None = None,
-    params: SortingParams | None = None,
-    seed: int = 0,
-    *,
-    centre: int | None = None,
-    analysed_s: float | None = None,
-    noise_uv: np.ndarray | None = None,
-    channel_labels: list[str] | tuple[str, ...] | None = None,
-) -> SortingResult:
-    """Body of :func:`sort_units`."""
     t_start = time.perf_counter()
     params = params or SortingParams()
     cp = params.cluster
