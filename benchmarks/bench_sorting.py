@@ -19,15 +19,17 @@ and, in the detected mode, detected): a unit seen once or twice cannot be
 told from noise or from a variant of another unit by any sorter, so it is
 not counted as "missed" (the table also lists all units and those with ≥ 5).
 
-The sorting time is measured on a 30-minute recording's detected FPs from
-already-cut snippets (``sort_units``, as when snippets are cut inside the
-analysis's chunk pass) and compared with the analysis time without
+The sorting time is measured on a 30-minute recording (read from a BDF
+file, two threads) from its detected FPs' already-cut snippets
+(``sort_units``, as when snippets are cut inside the analysis's chunk
+pass) and compared with the analysis time without
 sorting; the time of cutting the snippets in a second pass over the
 recording is listed apart, and, where the analysis sorts, the time of the
-analysis with sorting on. Timings share the machine with other work.
+analysis with sorting (and peeling) on. Run it on a quiet machine.
 
-Run ``python benchmarks/bench_sorting.py [--quick]``; prints the tables and
-writes ``benchmarks/results/bench_sorting.json``.
+Run ``python benchmarks/bench_sorting.py [--quick] [--only TEXT]``; prints
+the tables and writes ``benchmarks/results/bench_sorting.json``
+(``bench_sorting_subset.json`` for a subset, e.g. ``--only "als-late 300 s 4"``).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import tempfile
 import time
 from pathlib import Path
 
@@ -69,6 +72,11 @@ CASES = [
 
 #: Fewest discharges (among the sorted FPs) of a unit that counts as present.
 MIN_TRUE_FP = 3
+
+
+def case_name(preset: str, duration: float, seed: int, white: float) -> str:
+    """Name of a benchmark recording, as ``--only`` matches it."""
+    return f"{preset} {duration:g} s {white:g} uV"
 
 
 def _truth_fps(sim, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -129,6 +137,11 @@ def _score(res, truth: np.ndarray, units: pd.DataFrame) -> dict:
         "cv_errors": cv_err,
         "stability": stab,
         "sort_s": res.elapsed_s,
+        # true unit -> {sorted unit (-1: none) -> matched FPs}: which way a count misses
+        "contingency": {
+            str(t): {str(k): int(v) for k, v in row.items() if v}
+            for t, row in pd.crosstab(truth[ok], res.labels[ok]).iterrows()
+        },
     }
 
 
@@ -192,12 +205,36 @@ def summarise(rows: list[dict], mode: str) -> dict:
     }
 
 
-def timing(duration: float = 1800.0) -> dict:
-    sim = simulate(preset="bfs", duration_s=duration, seed=99)
-    rec = sim.recording
+def _cached_bdf(duration: float) -> Path:
+    """The 30-minute bfs recording written once as BDF (reading it is then cheap)."""
+    from fasciq.simulate import write_simulation
+
+    cache = Path(tempfile.gettempdir()) / "fasciq-bench"
+    cache.mkdir(parents=True, exist_ok=True)
+    path = cache / f"bfs_{duration / 60:g}min_64ch_seed99.bdf"
+    if not path.exists():
+        write_simulation(simulate(preset="bfs", duration_s=duration, seed=99), path)
+    return path
+
+
+def _analyse_file(path: Path, params: fasciq.AnalysisParams | None, n_jobs: int):
+    from fasciq.analysis import ExecutionSettings
+    from fasciq.io import read_recording
+
+    rec = read_recording(path, grid="GR08MM1305")
     t0 = time.perf_counter()
-    result = fasciq.analyze(rec, _detection_only())
-    analyse_s = time.perf_counter() - t0
+    result = fasciq.analyze(rec, params, execution=ExecutionSettings(n_jobs=n_jobs))
+    return result, time.perf_counter() - t0, rec
+
+
+def timing(duration: float = 1800.0, n_jobs: int = 2) -> dict:
+    """Sorting's share of a 30-minute analysis, read from a BDF file.
+
+    The analysis is timed from a file on disk rather than from the lazy
+    simulation, whose synthesis would otherwise count as analysis time.
+    """
+    path = _cached_bdf(duration)
+    result, analyse_s, rec = _analyse_file(path, _detection_only(), n_jobs)
     times = result.fasciculations.time_s.to_numpy()
     sp = SnippetParams()
     t0 = time.perf_counter()
@@ -218,6 +255,8 @@ def timing(duration: float = 1800.0) -> dict:
     )
     out = {
         "recording_s": duration,
+        "file": path.name,
+        "threads": n_jobs,
         "n_fp_detected": len(times),
         "analyse_without_sorting_s": analyse_s,
         "cut_snippets_second_pass_s": cut_s,
@@ -227,13 +266,21 @@ def timing(duration: float = 1800.0) -> dict:
         "snippet_mb": snippets.nbytes / 2**20,
     }
     if _detection_only() is not None:
-        # the analysis cutting snippets in its own chunk pass and sorting them
-        t0 = time.perf_counter()
-        full = fasciq.analyze(rec)
-        out["analyse_with_sorting_s"] = time.perf_counter() - t0
+        # the analysis cutting snippets in its own chunk pass, sorting and peeling
+        full, with_s, _ = _analyse_file(path, None, n_jobs)
+        out["analyse_with_sorting_s"] = with_s
         out["analyse_with_sorting_n_units"] = int(full.summary.get("n_units", -1))
-        out["added_fraction_in_analysis"] = out["analyse_with_sorting_s"] / analyse_s - 1.0
+        out["added_fraction_in_analysis"] = with_s / analyse_s - 1.0
     return out
+
+
+def _print_contingency(row: dict) -> None:
+    """True unit x sorted unit counts of one recording, both modes."""
+    for mode in ("truth", "detected"):
+        print(f"  [{mode}] true unit: sorted unit x FPs (-1: unassigned)")
+        for true_unit, cells in row[mode]["contingency"].items():
+            parts = ", ".join(f"{k}x{v}" for k, v in sorted(cells.items(), key=lambda c: -c[1]))
+            print(f"    {true_unit:>3s}: {parts}")
 
 
 def _print_table(rows: list[dict], mode: str) -> None:
@@ -254,12 +301,28 @@ def _print_table(rows: list[dict], mode: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="skip the 30-minute timing")
+    parser.add_argument(
+        "--only",
+        default="",
+        help="run only the recordings whose name (e.g. 'als-late 300 s 4 uV') contains this "
+        "text; writes bench_sorting_subset.json and skips the timing",
+    )
+    parser.add_argument(
+        "--contingency",
+        action="store_true",
+        help="print, per recording, how the FPs of each true unit spread over the sorted units",
+    )
     args = parser.parse_args()
     t_start = time.perf_counter()
+    cases = [c for c in CASES if args.only.lower() in case_name(*c).lower()]
+    if not cases:
+        parser.error(f"no recording matches --only {args.only!r}")
     rows = []
-    for case in CASES:
+    for case in cases:
         rows.append(run_case(*case))
-        print(f"done {case}", flush=True)
+        print(f"done {case_name(*case)}", flush=True)
+        if args.contingency:
+            _print_contingency(rows[-1])
     summary = {}
     for mode in ("truth", "detected"):
         _print_table(rows, mode)
@@ -271,11 +334,12 @@ def main() -> None:
         "cases": rows,
         "machine": {"python": platform.python_version(), "platform": platform.platform()},
     }
-    if not args.quick:
+    if not (args.quick or args.only):
         t = timing()
         out["timing_30min"] = t
         print(
-            f"\n30-min bfs: analysis {t['analyse_without_sorting_s']:.1f} s, "
+            f"\n30-min bfs (BDF, {t['threads']} threads): "
+            f"analysis {t['analyse_without_sorting_s']:.1f} s, "
             f"{t['n_fp_detected']} FPs; "
             f"sorting from cut snippets {t['sort_from_snippets_s']:.1f} s "
             f"(+{100 * t['sort_fraction_of_analysis']:.1f} % of the analysis); cutting "
@@ -288,7 +352,8 @@ def main() -> None:
                 f"(+{100 * t['added_fraction_in_analysis']:.1f} %)"
             )
     out["benchmark_s"] = time.perf_counter() - t_start
-    path = Path(__file__).parent / "results" / "bench_sorting.json"
+    name = "bench_sorting_subset.json" if args.only else "bench_sorting.json"
+    path = Path(__file__).parent / "results" / name
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, indent=2, default=float))
     print(f"wrote {path} ({out['benchmark_s']:.0f} s)")

@@ -63,3 +63,40 @@ def test_sorting_can_be_switched_off_and_is_deterministic(analysed):
     np.testing.assert_array_equal(
         again.fasciculations["unit"].to_numpy(), result.fasciculations["unit"].to_numpy()
     )
+
+
+def test_unit_statistics_describe_the_peeled_table(tmp_path):
+    # a burst in which peeling separates overlapping FPs (adds them, with their unit)
+    from fasciq.units import PatternParams, save_sorting
+    from fasciq.units.patterns import train_pattern
+
+    sim = simulate(preset="succinylcholine", duration_s=30.0, seed=8)
+    rec = sim.recording.load()
+    result = fasciq.analyze(rec)
+    plain = fasciq.analyze(rec, fasciq.AnalysisParams.from_dict({"peel": {"enabled": False}}))
+    fps = result.fasciculations
+    assert len(fps) > len(plain.fasciculations) + 80
+    counts = fps.loc[fps["unit"] >= 0, "unit"].value_counts()
+    assert counts.sum() > plain.units["n_fp"].sum() + 80
+    units = result.units.set_index("unit")
+    assert units["n_fp"].to_dict() == counts.to_dict()
+    assert result.summary["n_units"] == len(units)
+    assert result.summary["n_fp_sorted"] == counts.sum()
+    minutes = result.summary["analysed_s"] / 60.0
+    doublets = 0
+    for unit, row in units.iterrows():
+        t = np.sort(fps.loc[fps["unit"] == unit, "time_s"].to_numpy())
+        pattern = train_pattern(t, PatternParams())
+        assert row.rate_per_min == pytest.approx(len(t) / minutes)
+        assert (row.doublets, row.isolated, row.continual) == (
+            pattern.doublets,
+            pattern.isolated,
+            pattern.continual,
+        )
+        assert row.first_s == t[0] and row.last_s == t[-1]
+        doublets += pattern.doublets
+    assert result.summary["doublets"] == doublets
+    # the separated overlaps are close pairs: far more doublets than the first pass saw
+    assert doublets > plain.summary["doublets"] + 20
+    units_csv, _ = save_sorting(result.sorting, tmp_path)
+    assert pd.read_csv(units_csv).set_index("unit")["n_fp"].to_dict() == counts.to_dict()

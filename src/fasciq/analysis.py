@@ -272,7 +272,12 @@ def _setup(recording: Recording, params: AnalysisParams, execution: ExecutionSet
     grid = recording.grid
     adjacency = grid.adjacency() if grid is not None else None
     flags = channel_quality(
-        sample, fs, adjacency=adjacency, line_freq=line_freq, params=params.quality
+        sample,
+        fs,
+        adjacency=adjacency,
+        line_freq=line_freq,
+        params=params.quality,
+        n_jobs=execution.n_jobs,
     )
     good = np.array([not f for f in flags], dtype=bool)
     bad = {lab: f for lab, f in zip(recording.channel_labels, flags, strict=True) if f}
@@ -423,14 +428,20 @@ class _Stream:
             self.detect_margin = max(self.detect_margin, self.snippets.half_width + 2)
 
     # -- statistics ------------------------------------------------------------
-    def _window_stats(self, raw: np.ndarray, filt: np.ndarray) -> dict[str, np.ndarray]:
-        """Per-window statistics of one chunk (a pure function of its traces)."""
+    # the window statistics are shared between the threads: the low band is
+    # measured in the reading thread, the rest in the detecting one, so that
+    # with n_jobs > 1 the two carry about equal work
+    def _reader_stats(self, raw: np.ndarray) -> dict[str, np.ndarray]:
+        """Per-window statistics taken while reading (a pure function of the raw traces)."""
+        return {"low_w": window_lowband(raw, self.win, self.period)}
+
+    def _detector_stats(self, raw: np.ndarray, filt: np.ndarray) -> dict[str, np.ndarray]:
+        """Per-window statistics taken while detecting (a pure function of the traces)."""
         basis = self.setup.common_basis
         local = filt if basis is None else filt - common_mode(filt, basis)
         return {
-            "sigma_w": window_noise(filt, self.win),
             "sat_w": window_saturation(raw, self.win),
-            "low_w": window_lowband(raw, self.win, self.period),
+            "sigma_w": window_noise(filt, self.win),
             "coh_w": window_coherence(local, self.win, self.setup.neighbourhood.adjacency),
             "kurt_w": window_kurtosis(filt, self.win),
         }
@@ -528,10 +539,8 @@ class _Stream:
             del clean
             core = filt[chunk.left - lo : filt.shape[0] - (hi - raw.shape[0] + chunk.right)]
             raw_core = raw[chunk.left : raw.shape[0] - chunk.right]
-            # window statistics are computed here, so that with n_jobs > 1 they
-            # run in the reading thread alongside detection
-            stats = self._window_stats(raw_core, core)
-            yield chunk.start, chunk.stop, stats, np.ascontiguousarray(core)
+            stats = self._reader_stats(raw_core)
+            yield chunk.start, chunk.stop, stats, raw_core, np.ascontiguousarray(core)
 
     def run(self, n_jobs: int = 1) -> None:
         """Stream the recording once."""
@@ -540,8 +549,9 @@ class _Stream:
         source = self._chunks()
         if n_jobs > 1:
             source = _prefetch(source)
-        for start, stop, stats, core in source:
-            self._measure(start, stats)
+        for start, stop, stats, raw_core, core in source:
+            self._measure(start, {**stats, **self._detector_stats(raw_core, core)})
+            del raw_core
             buffer.append((start, stop, core))
             # a chunk is ready once the noise a tracking half-width beyond it is measured
             while buffer and (
@@ -668,14 +678,26 @@ def _sort(
     snippet_index: np.ndarray,
     analysed_s: float,
 ) -> Any:
-    """Sort the kept FPs into units from the snippets cut during the pass."""
+    """Sort the kept FPs into units from the snippets cut during the pass.
+
+    The snippets stay in the store's file: sorting reads what its memory
+    budget holds (all of them for a recording of ordinary length) and
+    matches the rest block by block.
+    """
+    from fasciq.units.snippets import SnippetRows
     from fasciq.units.sorting import sort_units
 
     _release_free_memory()
     good_idx = np.flatnonzero(setup.good)
-    # bad channels are left out of detection; their columns stay zero so the
-    # snippets keep the grid's channel order
-    snippets = stream.snippets.take(snippet_index, good_idx, recording.n_channels)
+    store = stream.snippets
+    index = np.asarray(snippet_index, dtype=np.int64)
+
+    def read(rows: np.ndarray) -> np.ndarray:
+        # bad channels are left out of detection; their columns stay zero so
+        # the snippets keep the grid's channel order
+        return store.take(index[rows], good_idx, recording.n_channels)
+
+    snippets = SnippetRows(read, (len(index), store.shape[0], recording.n_channels))
     noise = np.full(recording.n_channels, np.nan)
     tracked = np.nanmedian(stream.tracked, axis=0) if stream.n_windows else np.ones(len(good_idx))
     noise[good_idx] = tracked
@@ -721,6 +743,7 @@ def _peel(
         peel,
         peeled_features,
     )
+    from fasciq.detect.storm import grow_templates
 
     pp = params.peel
     if not pp.enabled or sorting is None or not sorting.templates or len(fps) == 0:
@@ -745,6 +768,50 @@ def _peel(
     claimed = np.zeros(len(fps), dtype=bool)  # matched in an earlier stretch
     rows: list[pd.DataFrame] = []
     reach = templates.shape[1] + 4 * round(params.features.window_ms * fs / 1000)
+    detector = get_detector(params.detect.method)
+
+    def find_events(residual: np.ndarray) -> np.ndarray:
+        sigma = np.broadcast_to(noise, residual.shape)
+        events = detector(residual, sigma, setup.neighbourhood, fs, params.detect)
+        if len(events) == 0:
+            return np.zeros(0, dtype=np.int64)
+        feats = event_features(
+            residual,
+            sigma,
+            events,
+            fs,
+            setup.neighbourhood.positions_mm,
+            params.features,
+            params.detect.max_window_ms,
+        )
+        return np.asarray(feats["peak_sample"], dtype=np.int64)
+
+    def sort_snippets(
+        snippets: np.ndarray, times_s: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        from fasciq.units.sorting import sort_units
+
+        found_units = sort_units(
+            snippets,
+            times_s,
+            fs,
+            params=params.sorting,
+            seed=params.sorting_seed,
+            centre=centre,
+            noise_uv=noise,
+        )
+        ids = found_units.units["unit"].to_numpy()
+        length = templates.shape[1]
+        out = np.zeros((len(ids), length, templates.shape[2]), dtype=np.float32)
+        for i, u in enumerate(ids):
+            t = found_units.templates[int(u)]
+            # the sorting's template is centred in its own (shorter) window
+            off = centre - t.shape[0] // 2
+            a0, a1 = max(0, off), min(length, off + t.shape[0])
+            out[i, a0:a1] = t[a0 - off : a1 - off]
+        stats = found_units.units
+        return out, stats["stability"].to_numpy(float), stats["n_fp"].to_numpy(float)
+
     for a_s, b_s in stretches:
         a, b = round(a_s * fs), round(b_s * fs)
         lo = max(0, a - reach - setup.margin)
@@ -759,9 +826,16 @@ def _peel(
             filt[c0 : filt.shape[0] - (hi - min(recording.n_samples, b + reach))],
             lo + c0,
         )
-        found = peel(block, noise, templates, pp, centre)
+        if pp.discover_rounds:
+            found, used = grow_templates(
+                block, noise, templates, pp, centre, fs, find_events, sort_snippets
+            )
+        else:
+            found, used = peel(block, noise, templates, pp, centre), templates
         if len(found) == 0:
             continue
+        # units found in the residual are not the sorting's: their discharges are unsorted
+        unit_ids = np.concatenate([units, np.full(len(used) - len(units), -1, dtype=np.int64)])
         feats = peeled_features(
             found,
             noise,
@@ -776,7 +850,7 @@ def _peel(
         core = (feats["peak_sample"] + start >= a) & (feats["peak_sample"] + start < b)
         feats = {k: v[core] for k, v in feats.items()}
         time_s = (feats["fit_sample"] + start) / fs
-        unit = units[found.unit[feats["index"]]]
+        unit = unit_ids[found.unit[feats["index"]]]
         near = np.flatnonzero((first >= a_s - 0.1) & (first < b_s + 0.1) & ~claimed)
         pair = match_times((feats["peak_sample"] + start) / fs, first[near], pp.match_ms / 1000)
         hit = pair >= 0
@@ -821,19 +895,28 @@ def _peel(
     return out.sort_values("time_s", kind="stable").reset_index(drop=True)
 
 
-def _prefetch(source):
-    """Run a generator one item ahead in a worker thread."""
+def _prefetch(source, depth: int = 2):
+    """Run a generator up to ``depth`` items ahead in a worker thread.
+
+    More than one item ahead lets the worker keep going through a chunk
+    that takes the consumer long (a dense stretch) instead of waiting.
+    """
     from concurrent.futures import ThreadPoolExecutor
 
     it = iter(source)
     with ThreadPoolExecutor(max_workers=1) as pool:
-        fut = pool.submit(next, it, None)
-        while True:
-            item = fut.result()
-            if item is None:
-                return
-            fut = pool.submit(next, it, None)
-            yield item
+        # one worker: the queued calls advance the generator one after another
+        pending = deque(pool.submit(next, it, None) for _ in range(max(1, depth)))
+        try:
+            while True:
+                item = pending.popleft().result()
+                if item is None:
+                    return
+                pending.append(pool.submit(next, it, None))
+                yield item
+        finally:
+            for fut in pending:
+                fut.cancel()
 
 
 def analyze(
@@ -981,6 +1064,15 @@ def _analyze(
             sorting = _sort(recording, params, setup, stream, fps, snippet_index, analysed_s)
             fps["unit"] = np.asarray(sorting.labels, dtype=np.int64)
             fps = _peel(recording, params, setup, stream, fps, excl_arr, sorting)
+            # peeling moved, relabelled, dropped and added FPs: the units'
+            # counts, rates, intervals and patterns describe the final table
+            from fasciq.units.sorting import update_unit_statistics
+
+            sorting = update_unit_statistics(
+                sorting,
+                fps["time_s"].to_numpy(dtype=np.float64),
+                fps["unit"].to_numpy(dtype=np.int64),
+            )
     finally:
         stream.snippets.close()
     summary = _summary(

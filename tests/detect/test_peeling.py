@@ -176,3 +176,23 @@ def test_peak_left_reads_each_channel_around_its_sample():
 def test_invalid_parameters_are_refused(kwargs):
     with pytest.raises(ParameterError):
         PeelParams(**kwargs)
+
+
+def test_long_chain_of_overlaps_is_refitted_in_bounded_memory():
+    # every discharge overlaps the next: one chain of 3000 (a dense storm);
+    # the joint scales are solved on a sparse band, not a dense block
+    rng = np.random.default_rng(9)
+    tpl = _templates()
+    n = 3000 * 20 + 400
+    x = rng.normal(0, 1.0, (n, N_CH)).astype(np.float32)
+    at = 200 + 20 * np.arange(3000)
+    units = np.arange(3000) % 2
+    scale = rng.uniform(0.8, 1.2, 3000)
+    for k in range(3000):
+        _insert(x, tpl[units[k]], at[k], scale[k])
+    found = peel(x, np.ones(N_CH), tpl, PeelParams(), CENTRE)
+    pair = match_times(found.sample + found.offset, at.astype(float), 1.0)
+    assert (pair >= 0).mean() > 0.99
+    ok = pair >= 0
+    assert np.array_equal(found.unit[ok], units[pair[ok]])
+    assert np.abs(found.scale[ok] - scale[pair[ok]]).max() < 0.05

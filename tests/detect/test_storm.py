@@ -84,3 +84,73 @@ def test_succinylcholine_burst_overlaps_are_separated():
     assert (fps["amplitude_uv"] > 0).all() and fps["channel"].isin(rec.channel_labels).all()
     assert (fps["unit"] >= 0).sum() > (plain.fasciculations["unit"] >= 0).sum() + 80
     assert fps["time_s"].is_monotonic_increasing
+
+
+def test_unit_without_template_is_found_in_the_residual():
+    # two known units and a third, unknown one, all overlapping densely:
+    # the third stands out in the residual, is sorted there, and peeled
+    from scipy import signal as sps
+
+    from fasciq.detect.peeling import PeelParams, match_times, peel
+    from fasciq.detect.storm import accept_units, grow_templates
+    from fasciq.units.sorting import sort_units
+
+    fs, length, centre, n_ch, noise = 2000.0, 55, 27, 16, 4.0
+    t = np.arange(length) - centre
+    ch = np.arange(n_ch)
+
+    def unit(width: float, centre_ch: float, sign: float) -> np.ndarray:
+        u = t / width
+        wave = -sign * (1 - u**2) * np.exp(-(u**2) / 2)
+        return (100.0 * wave[:, None] * np.exp(-((ch - centre_ch) ** 2) / 18.0)).astype(np.float32)
+
+    tpl = np.stack([unit(3.0, 4.0, 1.0), unit(4.5, 8.0, -1.0), unit(2.5, 12.0, 1.0)])
+    rng = np.random.default_rng(31)
+    n = 40000
+    x = rng.normal(0, noise, (n, n_ch)).astype(np.float32)
+    truth = []
+    for u in range(3):
+        times = np.sort(rng.choice(np.arange(100, n - 100), 60, replace=False))
+        for s in times:
+            x[s - centre : s - centre + length] += tpl[u]
+        truth += [(s, u) for s in times]
+    truth = np.array(sorted(truth))
+    sigma = np.full(n_ch, noise, dtype=np.float32)
+
+    def find_events(residual):
+        peak = np.abs(residual / sigma).max(axis=1)
+        found, _ = sps.find_peaks(peak, height=8.0, distance=20)
+        return found
+
+    def sort(snippets, times_s):
+        res = sort_units(snippets, times_s, fs, centre=centre, noise_uv=sigma, seed=0)
+        out = np.zeros((res.n_units, length, n_ch), dtype=np.float32)
+        for i, u in enumerate(res.units["unit"]):
+            w = res.templates[int(u)]
+            off = centre - w.shape[0] // 2
+            out[i, off : off + w.shape[0]] = w
+        return out, res.units["stability"].to_numpy(float), res.units["n_fp"].to_numpy(float)
+
+    params = PeelParams(discover_rounds=2)
+    known_only = peel(x, sigma, tpl[:2], params, centre)
+    found, used = grow_templates(x, sigma, tpl[:2], params, centre, fs, find_events, sort)
+    assert len(used) == 3  # one new unit, and only one
+    # the new template is the third unit's
+    new = used[2] / np.linalg.norm(used[2])
+    assert float(np.sum(new * tpl[2]) / np.linalg.norm(tpl[2])) > 0.9
+    for peeled, expected in ((known_only, 120), (found, 180)):
+        pair = match_times(peeled.sample + peeled.offset, truth[:, 0].astype(float), 2.0)
+        assert (pair >= 0).sum() >= 0.97 * expected
+    pair = match_times(found.sample + found.offset, truth[:, 0].astype(float), 2.0)
+    ok = pair >= 0
+    assert (pair >= 0).sum() >= 0.97 * 180 and (~ok).sum() <= 5  # few false discharges
+    assert (found.unit[ok] == truth[pair[ok], 1]).mean() > 0.97
+    # with discovery off, the known templates only
+    off = PeelParams(discover_rounds=0)
+    assert len(grow_templates(x, sigma, tpl[:2], off, centre, fs, find_events, sort)[1]) == 2
+    # acceptance: too few discharges, too variable or too small are refused
+    cand = np.stack([tpl[2], tpl[2], tpl[2], tpl[2] * 0.05])
+    ok = accept_units(
+        cand, np.array([0.1, 0.1, 0.6, 0.1]), np.array([20, 3, 20, 20]), sigma, params
+    )
+    assert ok.tolist() == [True, False, False, False]

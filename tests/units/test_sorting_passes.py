@@ -1,4 +1,4 @@
-"""Merging by separability, small units, distant-phase timing, chunk snippets, noise."""
+"""Merging by separability, sub-sample lags, small units, distant-phase timing, composites."""
 
 from __future__ import annotations
 
@@ -11,10 +11,16 @@ from fasciq.grids.grid import Grid
 from fasciq.recording import ArrayRecording
 from fasciq.signal.filters import bandpass_sos, filter_margin, zero_phase
 from fasciq.units import ClusterParams, SnippetParams, sort_recording
-from fasciq.units.clustering import pair_distances, regroup_incoherent, separation
-from fasciq.units.features import take_windows
+from fasciq.units.clustering import (
+    alias_groups,
+    merge_units,
+    pair_distances,
+    regroup_incoherent,
+    separation,
+)
+from fasciq.units.features import take_windows, take_windows_fractional
 from fasciq.units.snippets import estimate_noise, extract_snippets, snippets_from_chunk
-from fasciq.units.templates import redundant_templates, unit_templates
+from fasciq.units.templates import composite_templates, redundant_templates, unit_templates
 from tests.units import synth
 
 FS = 2048.0
@@ -255,3 +261,75 @@ def test_high_rate_units_not_over_split() -> None:
     for k, cv in enumerate((4.0, 3.5, 4.5)):
         unit = int(np.bincount(res.labels[(truth == k) & (res.labels >= 0)]).argmax())
         assert by_unit.loc[unit, "cv_m_s"] == pytest.approx(cv, rel=0.15)
+
+
+def _subsample_template(frac: float, **kwargs: float) -> np.ndarray:
+    """``synth.template`` whose discharge lies ``frac`` of a sample after the centre (eighths)."""
+    fine = synth.template(GRID, 8 * FS, n_samples=8 * 81, **kwargs)
+    # fine sample 8 j + k lies (j - 40.5 + k / 8) samples from the centre
+    k = round(4 - 8 * frac)
+    return fine[k::8][:81]
+
+
+def test_subsample_phases_of_one_large_unit_merge() -> None:
+    """A large MUAP aligned half a sample apart differs by far more than noise; still one unit."""
+    rng = np.random.default_rng(10)
+    big = {"iz_mm": 28.0, "cv_m_s": 4.0, "x_mm": 8.0, "amp_uv": 300.0}
+    fracs = np.concatenate([rng.uniform(-0.04, 0.04, 20), rng.uniform(0.46, 0.54, 20)])
+    other = synth.template(GRID, FS, iz_mm=40.0, cv_m_s=3.5, x_mm=24.0, amp_uv=300.0)
+    x = np.stack([_subsample_template(f, **big) for f in fracs] + [other] * 20)
+    x = (x + rng.normal(0.0, 1.0, x.shape)).astype(np.float32)
+    labels = np.repeat([0, 1, 2], 20)  # the unit cut in two by sub-sample phase
+    shifts = np.zeros(len(x), dtype=np.int64)
+    noise = np.ones(GRID.n_channels)
+    merged, _ = merge_units(x, 40, shifts, labels, 16, 9, noise, ClusterParams())
+    assert len(set(merged[:40].tolist())) == 1
+    assert merged[40] != merged[0]
+    assert len(set(merged[40:].tolist())) == 1
+    # the halves really are far apart at whole-sample alignment
+    wa = take_windows(x[:20], 40, shifts[:20], 16)
+    wb = take_windows(x[20:40], 40, shifts[20:40], 16)
+    assert separation(wa, wb, np.ones(GRID.n_channels, dtype=bool), noise) > 8.0
+    # and the Lanczos re-sampling is accurate far below the noise
+    # (a discharge half a sample later, read half a sample earlier)
+    half_earlier = take_windows_fractional(_subsample_template(0.0, **big)[None], 40, [0], -0.5, 16)
+    expected = take_windows(_subsample_template(0.5, **big)[None], 40, [0], 16)
+    assert np.abs(half_earlier - expected).max() < 0.01 * 300.0
+
+
+def test_alike_distinct_unit_is_no_composite() -> None:
+    """A unit that one other template already explains is not an overlap of two."""
+    a = synth.template(GRID, FS, iz_mm=28.0, cv_m_s=4.0, x_mm=8.0, amp_uv=100.0)
+    b = synth.template(GRID, FS, iz_mm=40.0, cv_m_s=3.5, x_mm=24.0, amp_uv=80.0)
+    small = synth.template(GRID, FS, iz_mm=24.0, cv_m_s=4.0, x_mm=12.0, amp_uv=10.0)
+    # a distinct unit 1 mm from A: A's template leaves 8 % of its energy, and
+    # the small unit fits a little of that difference
+    alike = synth.template(GRID, FS, iz_mm=29.0, cv_m_s=4.0, x_mm=9.0, amp_uv=100.0)
+    later = np.zeros_like(b)
+    later[12:] = b[:-12]
+    overlap = a + later  # A and B discharging 6 ms apart
+    templates = np.stack([a, b, small, alike, overlap]).astype(np.float32)
+    counts = np.array([100, 80, 50, 12, 6])
+    assert composite_templates(templates, counts, 3).tolist() == [False] * 4 + [True]
+
+
+def test_long_muap_timed_on_a_late_phase_is_an_alias() -> None:
+    """A MUAP longer than the window, timed 20 samples after its main phase, joins its unit."""
+    rng = np.random.default_rng(11)
+    # a slow MUAP (2 m/s from the top row, 2 ms waves) lasting about 30 ms
+    t = np.arange(140)
+    full = np.zeros((140, GRID.n_channels))
+    for c, (x_mm, y_mm) in enumerate(GRID.positions_mm):
+        gain = 30.0 * np.exp(-0.5 * ((x_mm - 8.0) / 8.0) ** 2)
+        full[:, c] = gain * synth.wave((t - 35) / FS - y_mm * 1e-3 / 2.0, 0.002)
+    main, late = full[5:66], full[25:86]  # windows on the main phase and 20 samples later
+    energy = np.square(full).sum(axis=1)
+    # the late window keeps only 60 % of its energy in the overlap
+    assert energy[25:66].sum() / energy[25:86].sum() < 0.7
+    distinct = synth.template(
+        GRID, FS, iz_mm=48.0, cv_m_s=4.0, x_mm=24.0, amp_uv=30.0, n_samples=61
+    )
+    templates = np.stack([main, late, distinct]) + rng.normal(0.0, 0.3, (3, 61, GRID.n_channels))
+    primary, lags = alias_groups(templates, np.array([100, 30, 40]), 30, 10, ClusterParams())
+    assert primary.tolist() == [0, 0, 2]
+    assert lags.tolist() == [0, -20, 0]

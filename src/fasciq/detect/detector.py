@@ -54,6 +54,7 @@ from scipy import signal as sps
 
 from fasciq.detect.params import DetectParams
 from fasciq.detect.registry import register_detector
+from fasciq.signal.robust import median
 
 #: Median absolute value of a zero-mean Gaussian, in σ, inverted.
 _MAD_TO_SIGMA = 1.4826
@@ -206,18 +207,52 @@ def _neighbourhood_rms(
     return np.sqrt((peak * peak) @ weights)
 
 
-def _footprint(amax: np.ndarray, start_ch: int, adjacency: np.ndarray, k_low: float) -> np.ndarray:
-    """Channels connected to ``start_ch`` through neighbours all above ``k_low``."""
-    active = amax >= k_low
-    active[start_ch] = True
-    seen = np.zeros(len(amax), dtype=bool)
-    seen[start_ch] = True
-    frontier = [start_ch]
-    while frontier:
-        nxt = np.flatnonzero(adjacency[frontier].any(axis=0) & active & ~seen)
-        seen[nxt] = True
-        frontier = list(nxt)
-    return seen
+class _Footprints:
+    """Footprints of discharges on one channel graph (channel sets held as bit masks).
+
+    A footprint is found once per discharge: with the neighbours of each
+    channel held as the bits of one integer, the search is a few integer
+    operations per channel reached instead of array operations.
+    """
+
+    def __init__(self, adjacency: np.ndarray) -> None:
+        adjacency = np.asarray(adjacency, dtype=bool)
+        self.n_channels = adjacency.shape[0]
+        self._bytes = (self.n_channels + 7) // 8
+        self._neighbours = [self._to_int(row) for row in adjacency]
+
+    def _to_int(self, mask: np.ndarray) -> int:
+        return int.from_bytes(np.packbits(mask, bitorder="little").tobytes(), "little")
+
+    def __call__(self, amax: np.ndarray, start_ch: int, k_low: float) -> np.ndarray:
+        """Channels connected to ``start_ch`` through neighbours all above ``k_low``.
+
+        Parameters
+        ----------
+        amax : ndarray, shape (n_channels,)
+            Largest magnitude of each channel (σ units) around the discharge.
+        start_ch : int
+            Channel of its peak (part of the footprint whatever its value).
+        k_low : float
+            Level a channel must reach to take part.
+
+        Returns
+        -------
+        ndarray of bool, shape (n_channels,)
+        """
+        active = self._to_int(amax >= k_low)
+        seen = frontier = 1 << int(start_ch)
+        neighbours = self._neighbours
+        while frontier:
+            reached = 0
+            while frontier:
+                low = frontier & -frontier
+                reached |= neighbours[low.bit_length() - 1]
+                frontier ^= low
+            frontier = reached & active & ~seen
+            seen |= frontier
+        bits = np.frombuffer(seen.to_bytes(self._bytes, "little"), dtype=np.uint8)
+        return np.unpackbits(bits, count=self.n_channels, bitorder="little").astype(bool)
 
 
 def _phase_width(trace: np.ndarray, t: int, limit: int) -> int:
@@ -251,6 +286,15 @@ def _active_rows(hot: np.ndarray, pad: int) -> np.ndarray | None:
     for a, b in _runs(keep):
         pieces += [np.arange(a, b, dtype=np.int64), sep]
     return np.concatenate(pieces) if pieces else np.zeros(0, np.int64)
+
+
+def _nonzero_2d(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column indices of the ``True`` entries of a 2-D mask (as :func:`numpy.nonzero`).
+
+    Through the flat indices: many times faster than :func:`numpy.nonzero`
+    on a large, sparse 2-D mask.
+    """
+    return np.divmod(np.flatnonzero(mask), mask.shape[1])
 
 
 def _runs(mask: np.ndarray) -> np.ndarray:
@@ -373,27 +417,38 @@ def coherent_candidates(
     out = np.zeros((n, n_ch), dtype=bool)
     if n == 0 or n_ch < 2 or params.k_coherent <= 0:
         return out
-    if a is None:
-        a = np.abs(x) / sigma
     clip = params.k_peak_energy
-    z = np.clip(np.asarray(x / sigma, dtype=np.float32), -clip, clip)
+    z = np.divide(x, sigma, dtype=np.float32)
+    np.clip(z, -clip, clip, out=z)
     # what the whole grid shares at an instant (the leak of a pop or of a
     # large MUAP through the common-field fit) is no local MUAP
-    z -= np.median(z, axis=1, keepdims=True)
+    z -= median(z, axis=1)[:, None]
     adj_plus = (np.asarray(adjacency, dtype=bool) | np.eye(n_ch, dtype=bool)).astype(np.float32)
-    total = z @ adj_plus
+    # channels along the rows (each channel's sum contiguous in time): the
+    # moving average and the spread run along contiguous memory
+    total = adj_plus.T @ z.T
+    del z
     box = max(1, round(params.coherent_ms * fs / 1000))
     if box > 1:
-        total = ndimage.uniform_filter1d(total, box, axis=0)
+        total = ndimage.uniform_filter1d(total, box, axis=1)
     # every 4th sample is plenty for a spread over a whole block (the sum is
     # smoothed over ``box`` samples) and a quarter of the cost
-    spread = np.median(np.abs(total[::4]), axis=0) * _MAD_TO_SIGMA
-    ok = spread > 0
-    stat = np.zeros_like(total)
-    stat[:, ok] = np.abs(total[:, ok]) / spread[ok]
+    np.abs(total, out=total)
+    spread = median(total[:, ::4], axis=1) * np.float32(_MAD_TO_SIGMA)
+    limit = np.where(spread > 0, params.k_coherent * spread, np.inf).astype(np.float32)
+    chs, ts = _nonzero_2d(total >= limit[:, None])
+    if ts.size == 0:
+        return out
+    # the channel itself exceeds k_low within ±support_ms (checked only where
+    # the sum passed: those entries are few)
+    if a is None:
+        a = np.abs(x) / sigma
     half = max(1, round(params.support_ms * fs / 1000))
-    own = ndimage.maximum_filter1d((a >= params.k_low).view(np.uint8), 2 * half + 1, axis=0) > 0
-    return (stat >= params.k_coherent) & own
+    own = np.zeros(ts.size, dtype=bool)
+    for k in range(-half, half + 1):
+        own |= a[np.clip(ts + k, 0, n - 1), chs] >= params.k_low
+    out[ts[own], chs[own]] = True
+    return out
 
 
 def _reach(neighbourhood: Neighbourhood, fs: float, params: DetectParams) -> np.ndarray:
@@ -474,20 +529,21 @@ def _near_larger(
     # each larger discharge is timed by its largest peak: its later parts
     # are already allowed for by the conduction time
     main = big[score[big] >= ndimage.maximum_filter1d(score, 2 * (span // 2) + 1)[big]]
-    peak = np.full(n, -1, dtype=np.int64)
-    peak[main] = np.where(cand[main], a[main], -1.0).argmax(axis=1)
-    beside = np.zeros((n, n_ch), dtype=bool)
-    beside[big] = (cand[big].astype(np.float32) @ adj_plus.astype(np.float32)) > 0
-    hit = np.zeros((rows.size, n_ch), dtype=bool)
-    for k in range(-span, span + 1):
-        other = rows + k
-        ok = np.flatnonzero((other >= 0) & (other < n))
-        ok = ok[strong[other[ok]]]
-        if ok.size == 0:
-            continue
-        hit[ok] |= beside[other[ok]]
-        ok = ok[peak[other[ok]] >= 0]
-        hit[ok] |= reach[peak[other[ok]]] >= abs(k)
+    peak = np.where(cand[main], a[main], -1.0).argmax(axis=1)
+    # on and next to a larger discharge's candidates, within ``span``: counts
+    # of such rows (cumulated over the rows with a candidate) in each window
+    beside = (cand[big].astype(np.float32) @ adj_plus.astype(np.float32)) > 0
+    counts = np.zeros((big.size + 1, n_ch), dtype=np.int32)
+    np.cumsum(beside, axis=0, out=counts[1:])
+    first = np.searchsorted(big, rows - span, "left")
+    last = np.searchsorted(big, rows + span, "right")
+    hit = counts[last] > counts[first]
+    # within the conduction time of a larger discharge's largest peak
+    lo = np.searchsorted(rows, main - span, "left")
+    hi = np.searchsorted(rows, main + span, "right")
+    for p, ch, j0, j1 in zip(main, peak, lo, hi, strict=True):
+        if j1 > j0:
+            hit[j0:j1] |= reach[ch] >= np.abs(rows[j0:j1] - p)[:, None]
     out[rows] = hit & weak[rows]
     return out
 
@@ -508,12 +564,17 @@ def _detect_spatial(
     adjacency = neighbourhood.adjacency.astype(bool)
     adj_plus = adjacency | np.eye(n_ch, dtype=bool)
     half = max(0, round(params.support_ms * fs / 1000))
-    active = a >= params.k_low
-    if half:
-        active = ndimage.maximum_filter1d(active.view(np.uint8), 2 * half + 1, axis=0)
-    support = active.astype(np.float32) @ adj_plus.astype(np.float32)
     need = np.minimum(params.min_channels, adj_plus.sum(axis=0)).astype(np.float32)
-    cand = (a >= params.k_high) & (support >= need - 0.5)
+    high = a >= params.k_high
+    cand = np.zeros_like(high)
+    # support (neighbours above k_low within ±support_ms), counted only on the
+    # rows where some peak reaches k_high
+    high_rows = np.flatnonzero(high.any(axis=1))
+    if high_rows.size:
+        active = _rows_time_max(a >= params.k_low, high_rows, half)
+        support = active.astype(np.float32) @ adj_plus.astype(np.float32)
+        cand[high_rows] = high[high_rows] & (support >= need - 0.5)
+    del high
     # spatial integration: a discharge too small to reach k_high σ on enough
     # channels still raises the energy of its whole neighbourhood together
     weak = np.zeros_like(cand)
@@ -548,12 +609,13 @@ def _detect_spatial(
         isolated = has_nb[None, :] & (nb_max < params.neighbour_fraction * a[rows])
         cand[rows] &= ~isolated
     # locally exclusive peaks: maximum over ±phase/4 in time and the neighbourhood in space
-    score = np.where(cand, a, 0.0).astype(np.float32)
     r = max(1, round(params.phase_ms / 4 * fs / 1000))
     # (evaluated on the rows holding a candidate only: they are few)
     rows = np.flatnonzero(cand.any(axis=1))
+    score = np.zeros(a.shape, dtype=np.float32)
+    score[rows] = np.where(cand[rows], a[rows], 0.0)
     local = _spatial_max(_rows_time_max(score, rows, r), adj_plus)
-    tr, cs = np.nonzero(cand[rows] & (score[rows] >= local))
+    tr, cs = _nonzero_2d(cand[rows] & (score[rows] >= local))
     ts = rows[tr]
     if ts.size == 0:
         return Events.empty(n_ch)
@@ -574,11 +636,17 @@ def _detect_spatial(
     else:
         allow_ch = np.full((n_ch, n_ch), wmax)  # without distances, any spread within one MUAP
     neighbours = [np.flatnonzero(adjacency[ch]) for ch in range(n_ch)]
+    footprint = _Footprints(adjacency)
     spread_half = max(1, round(params.support_ms * fs / 1000))
     max_phase = max(2, round(params.max_phase_ms * fs / 1000))
     simultaneous = params.simultaneous_ms * fs_ms
     absorbed = np.zeros(ts.size, dtype=bool)
     weak_peak = weak[ts, cs]
+    # every rule below looks no further than ``wmax`` (or ``simultaneous``)
+    # from the peak: only the peaks that close in time are compared
+    by_time = np.argsort(ts, kind="stable")
+    ts_sorted = ts[by_time]
+    horizon = max(wmax, simultaneous)
     ev_sample, ev_channel, ev_foot = [], [], []
     for i in range(ts.size):
         if absorbed[i]:
@@ -586,35 +654,42 @@ def _detect_spatial(
         t, c = int(ts[i]), int(cs[i])
         lo, hi = max(0, int(t - wmax)), min(n, int(t + wmax) + 1)
         amax = a[lo:hi].max(axis=0)
-        foot = _footprint(amax, c, adjacency, params.k_low)
-        dt = np.abs(ts - t).astype(np.float64)
-        allow = allow_ch[c, cs]
+        foot = footprint(amax, c, params.k_low)
+        near = by_time[
+            np.searchsorted(ts_sorted, t - horizon, "left") : np.searchsorted(
+                ts_sorted, t + horizon, "right"
+            )
+        ]
+        dt = np.abs(ts[near] - t).astype(np.float64)
+        allow = allow_ch[c, cs[near]]
+        amp_near = amp[near]
         # peaks of the same footprint within the MUAP's span are its phases and
         # propagating parts; beyond the phase window only clearly smaller ones are
         # (a second discharge of the same unit is as large as the first)
-        smaller = amp <= params.secondary_fraction * amp[i]
-        take = foot[cs] & ((dt <= allow) | ((dt <= wmax) & smaller))
+        smaller = amp_near <= params.secondary_fraction * amp[i]
+        take = foot[cs[near]] & ((dt <= allow) | ((dt <= wmax) & smaller))
         # outside the footprint (beyond channels too quiet to link them): the
         # end-of-fibre components, which appear together with the discharge,
         # and the clearly smaller far-field parts within its span
-        take |= (dt <= simultaneous) & (amp <= amp[i])
+        take |= (dt <= simultaneous) & (amp_near <= amp[i])
         take |= (dt <= allow) & smaller
         if weak[t, c]:
             # a small discharge: another small candidate within the time the
             # potential needs to propagate there is a part of it that noise
             # lifted (near threshold, sizes in σ cannot tell its parts apart)
-            take |= (dt <= allow) & weak_peak
-        take &= ~absorbed
-        absorbed |= take
+            take |= (dt <= allow) & weak_peak[near]
+        take &= ~absorbed[near]
+        absorbed[near[take]] = True
         absorbed[i] = True
         if weak[t, c]:
             # a small discharge is reported where it starts: its parts found
             # later are where it propagated to, its larger peak comes first
             # (parts within half a phase window are its phases at one place:
             # there the largest one stands)
-            parts = np.flatnonzero(take & weak_peak & (ts < t - w0 / 2))
+            parts = near[take & weak_peak[near] & (ts[near] < t - w0 / 2)]
             if parts.size:
-                first = parts[np.argmin(ts[parts])]
+                # the earliest; among equally early ones, the largest
+                first = parts[np.lexsort((parts, ts[parts]))[0]]
                 t, c = int(ts[first]), int(cs[first])
         # spatial spread: a MUAP reaches its neighbours with a fair share of its
         # peak; a pop or a spike of one electrode does not
@@ -629,7 +704,7 @@ def _detect_spatial(
         if weak[t, c]:
             # a small discharge is measured where it stands out now: over a
             # whole MUAP span, the noise of a wide footprint would rival it
-            foot = _footprint(a[lo_s:hi_s].max(axis=0), c, adjacency, params.k_low)
+            foot = footprint(a[lo_s:hi_s].max(axis=0), c, params.k_low)
         ev_sample.append(t)
         ev_channel.append(c)
         ev_foot.append(foot)

@@ -95,6 +95,16 @@ class PeelParams:
     max_rounds : int
         Most rounds of peeling (each subtracts at most one discharge per
         template length).
+    discover_rounds : int
+        Rounds of template discovery in the residual of a dense stretch
+        (:mod:`fasciq.detect.storm`; 0, the default, turns it off: new
+        units found there also bring false discharges, see the module).
+    min_new_discharges : int
+        Fewest discharges of a unit found in the residual.
+    max_new_variability : float
+        Largest shape variability of such a unit (as ``max_variability``).
+    min_new_snr : float
+        Smallest peak-to-peak of its template, in noise σ of its channel.
     """
 
     enabled: bool = True
@@ -111,6 +121,10 @@ class PeelParams:
     subsample: int = 4
     match_ms: float = 7.0
     max_rounds: int = 40
+    discover_rounds: int = 0
+    min_new_discharges: int = 8
+    max_new_variability: float = 0.3
+    min_new_snr: float = 8.0
 
     def __post_init__(self) -> None:
         check_positive(self.min_rate_hz, "min_rate_hz")
@@ -129,7 +143,14 @@ class PeelParams:
                 fix="give e.g. min_scale=0.6, max_scale=1.6",
                 source="max_scale",
             )
-        for name, low in (("subsample", 1), ("max_rounds", 1)):
+        check_positive(self.max_new_variability, "max_new_variability")
+        check_positive(self.min_new_snr, "min_new_snr")
+        for name, low in (
+            ("subsample", 1),
+            ("max_rounds", 1),
+            ("discover_rounds", 0),
+            ("min_new_discharges", 2),
+        ):
             value = getattr(self, name)
             if int(value) != value or value < low:
                 raise ParameterError(
@@ -330,31 +351,52 @@ def _refit(
 ) -> np.ndarray:
     """Least-squares scales of discharges, jointly where they overlap.
 
-    Discharges whose templates overlap in time form a group; each group's
-    scales solve its normal equations (a few discharges at a time), bounded
-    to ``[lo, hi]``.
+    The normal equations couple only discharges whose templates overlap in
+    time, so the Gram matrix is sparse (a band in time order) and is solved
+    at once however long a chain of overlaps runs; the scales are then
+    bounded to ``[lo, hi]``.
     """
+    from scipy.sparse import csc_matrix
+    from scipy.sparse.linalg import spsolve
+
     length = w_shift.shape[2]
     n = len(starts)
-    out = np.zeros(n)
+    if n == 0:
+        return np.zeros(0)
     order = np.argsort(starts, kind="stable")
-    breaks = np.flatnonzero(np.diff(starts[order]) >= length) + 1
-    for group in np.split(order, breaks):
-        a0 = int(starts[group].min())
-        span = int(starts[group].max()) + length - a0
-        # each discharge's template placed in the group's span: (k, span, n_ch)
-        placed = np.zeros((len(group), span, x.shape[1]), dtype=np.float64)
-        for i, k in enumerate(group):
-            off = int(starts[k]) - a0
-            placed[i, off : off + length] = w_shift[units[k], subs[k]]
-        flat = placed.reshape(len(group), -1)
-        gram = flat @ flat.T
-        rhs = flat @ x[a0 : a0 + span].reshape(-1).astype(np.float64)
-        try:
-            scale = np.linalg.solve(gram, rhs)
-        except np.linalg.LinAlgError:
-            scale = np.linalg.lstsq(gram, rhs, rcond=None)[0]
-        out[group] = np.clip(scale, lo, hi)
+    st = starts[order].astype(np.int64)
+    tpl = w_shift[units[order], subs[order]].astype(np.float64)  # (n, L, C)
+    rhs = np.einsum("nlc,nlc->n", tpl, x[st[:, None] + np.arange(length)[None, :]])
+    diag = np.einsum("nlc,nlc->n", tpl, tpl)
+    rows, cols, vals = [np.arange(n)], [np.arange(n)], [diag]
+    for lag in range(1, n):
+        i = np.arange(n - lag)
+        d = st[i + lag] - st[i]
+        close = d < length
+        if not close.any():
+            break
+        i, d = i[close], d[close]
+        j = i + lag
+        v = np.array(
+            [
+                np.sum(tpl[a, dd:] * tpl[b, : length - dd])
+                for a, b, dd in zip(i.tolist(), j.tolist(), d.tolist(), strict=True)
+            ]
+        )
+        rows += [i, j]
+        cols += [j, i]
+        vals += [v, v]
+    gram = csc_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)
+    )
+    gram = gram + csc_matrix(
+        (np.full(n, 1e-9 * max(float(diag.max()), 1e-12)), (range(n), range(n))), shape=(n, n)
+    )
+    scale = np.asarray(spsolve(gram, rhs)).reshape(-1)
+    if not np.all(np.isfinite(scale)):
+        scale = rhs / np.maximum(diag, 1e-12)
+    out = np.zeros(n)
+    out[order] = np.clip(scale, lo, hi)
     return out
 
 

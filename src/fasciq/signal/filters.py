@@ -171,50 +171,59 @@ def zero_phase(x: np.ndarray, sos: np.ndarray, padlen: int | None = None) -> np.
     n = x.shape[0]
     if n == 0:
         return x[:, 0] if one_d else x.copy()
-    if x.shape[1] > _FILTER_BLOCK:
-        # a block of channels at a time: the padded and reversed copies stay
-        # small (and in cache) whatever the number of channels
-        out = np.empty(x.shape, dtype=np.float32)
-        for a in range(0, x.shape[1], _FILTER_BLOCK):
-            out[:, a : a + _FILTER_BLOCK] = _zero_phase_2d(x[:, a : a + _FILTER_BLOCK], sos, padlen)
-        return out
-    y = _zero_phase_2d(x, sos, padlen)
-    return y[:, 0] if one_d else y
+    out = np.empty(x.shape, dtype=np.float32)
+    # a block of channels at a time: the padded working copies stay small
+    # whatever the number of channels
+    for a in range(0, x.shape[1], _FILTER_BLOCK):
+        _zero_phase_2d(x[:, a : a + _FILTER_BLOCK], sos, padlen, out[:, a : a + _FILTER_BLOCK])
+    return out[:, 0] if one_d else out
 
 
 #: Channels filtered at once by :func:`zero_phase`.
-_FILTER_BLOCK = 16
+_FILTER_BLOCK = 64
+
+#: Samples moved at once between the time-major and channel-major layouts
+#: (a block of all channels stays in cache while it is transposed).
+_TRANSPOSE_BLOCK = 1024
 
 
-def _zero_phase_2d(x: np.ndarray, sos: np.ndarray, padlen: int | None) -> np.ndarray:
-    """:func:`zero_phase` of float32 ``(n_samples, n_channels)`` traces, ``n_samples > 0``."""
-    n = x.shape[0]
+def _zero_phase_2d(x: np.ndarray, sos: np.ndarray, padlen: int | None, out: np.ndarray) -> None:
+    """:func:`zero_phase` of float32 ``(n_samples, n_channels)`` traces into ``out``.
+
+    The filter runs along contiguous memory: the traces are copied, channel
+    by channel, into one padded ``(n_channels, n)`` array (in blocks of
+    samples, so the transposition stays in cache), and the result is copied
+    back the same way. Each channel sees exactly the operations of a
+    time-major pass.
+    """
+    n, n_ch = x.shape
+    step = _TRANSPOSE_BLOCK
     sos32 = np.asarray(sos, dtype=np.float32)
     # a constant offset passes through a band-pass (with odd padding) as exactly
     # zero; removing it first keeps float32 rounding small on DC-coupled data
     offset = x.mean(axis=0, dtype=np.float64).astype(np.float32)
-    x = x - offset
     padlen = 3 * (2 * len(sos) + 1) if padlen is None else int(padlen)
-    padlen = min(padlen, n - 1)
-    if padlen > 0:
-        left = 2 * x[:1] - x[padlen:0:-1]
-        right = 2 * x[-1:] - x[-2 : -padlen - 2 : -1]
-        ext = np.concatenate([left, x, right], axis=0)
-    else:
-        ext = x
+    padlen = max(0, min(padlen, n - 1))
+    ext = np.empty((n_ch, n + 2 * padlen), dtype=np.float32)
+    core = ext[:, padlen : padlen + n]
+    for a in range(0, n, step):
+        np.subtract(x[a : a + step], offset, out=core[:, a : a + step].T)
+    if padlen > 0:  # odd extension at both ends
+        ext[:, :padlen] = 2 * core[:, :1] - core[:, padlen:0:-1]
+        ext[:, padlen + n :] = 2 * core[:, -1:] - core[:, -2 : -padlen - 2 : -1]
     zi = sps.sosfilt_zi(sos).astype(np.float32)  # (n_sections, 2)
-    y, _ = sps.sosfilt(sos32, ext, axis=0, zi=_zi(zi, ext[0]))
-    y = y[::-1]
-    y, _ = sps.sosfilt(sos32, y, axis=0, zi=_zi(zi, y[0]))
-    y = y[::-1]
-    if padlen > 0:
-        y = y[padlen : padlen + n]
-    return np.ascontiguousarray(y, dtype=np.float32)
+    y, _ = sps.sosfilt(sos32, ext, axis=-1, zi=_zi(zi, ext[:, 0]))
+    del ext, core
+    y = y[:, ::-1]
+    y, _ = sps.sosfilt(sos32, y, axis=-1, zi=_zi(zi, y[:, 0]))
+    y = y[:, ::-1][:, padlen : padlen + n]
+    for a in range(0, n, step):
+        out[a : a + step] = y[:, a : a + step].T
 
 
 def _zi(zi: np.ndarray, first: np.ndarray) -> np.ndarray:
-    """Initial state ``(n_sections, 2, n_channels)`` for a step of height ``first``."""
-    return (zi[:, :, None] * first[None, None, :]).astype(np.float32)
+    """Initial state ``(n_sections, n_channels, 2)`` for a step of height ``first``."""
+    return (zi[:, None, :] * first[None, :, None]).astype(np.float32)
 
 
 def bandpass(

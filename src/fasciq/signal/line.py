@@ -6,6 +6,8 @@ import numpy as np
 from scipy import ndimage
 from scipy import signal as sps
 
+from fasciq.signal.robust import median
+
 #: Channels whose spectrum is estimated at once (bounds the memory of Welch's
 #: segment copies whatever the number of channels).
 _WELCH_BLOCK = 16
@@ -326,7 +328,7 @@ def line_coefficients(
             pinv = np.linalg.pinv(d)
         c = pinv @ seg
         resid = seg - d @ c
-        scale = np.median(np.abs(resid[::8]), axis=0) * 1.4826 + 1e-12
+        scale = median(np.abs(resid[::8]), axis=0) * 1.4826 + 1e-12
         wild = np.abs(resid) > outlier_k * scale
         if wild.any():
             c = pinv @ np.where(wild, d @ c, seg)

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from fasciq.errors import ParameterError
+from fasciq.signal.robust import median, quantile
 from fasciq.validate import check_in_range, check_positive
 
 #: σ of a zero-mean Gaussian from the median of its absolute value.
@@ -83,10 +84,10 @@ def window_noise(x: np.ndarray, window: int, step: int = 4) -> np.ndarray:
     parts = []
     if n_full:
         blocks = x[: n_full * window].reshape(n_full, window, n_ch)[:, ::step]
-        parts.append(np.median(np.abs(blocks), axis=1))
+        parts.append(median(np.abs(blocks), axis=1))
     if n_full * window < n:
         tail = x[n_full * window :: step]
-        parts.append(np.median(np.abs(tail), axis=0, keepdims=True))
+        parts.append(median(np.abs(tail), axis=0)[None])
     return np.concatenate(parts, axis=0).astype(np.float64) * MAD_TO_SIGMA
 
 
@@ -112,12 +113,12 @@ def rolling_quantile(values: np.ndarray, half_width: int, q: float) -> np.ndarra
     width = 2 * half_width + 1
     if n >= width:
         view = np.lib.stride_tricks.sliding_window_view(values, width, axis=0)
-        out[half_width : n - half_width] = np.quantile(view, q, axis=-1)
+        out[half_width : n - half_width] = quantile(view, q, axis=-1)
         edges = list(range(half_width)) + list(range(n - half_width, n))
     else:
         edges = list(range(n))
     for i in edges:
-        out[i] = np.quantile(values[max(0, i - half_width) : i + half_width + 1], q, axis=0)
+        out[i] = quantile(values[max(0, i - half_width) : i + half_width + 1], q, axis=0)
     return out
 
 
@@ -153,7 +154,7 @@ def rolling_quantile_rows(
         view = np.lib.stride_tricks.sliding_window_view(
             values[inner_lo - half_width : inner_hi + half_width], width, axis=0
         )
-        out[inner_lo - lo : inner_hi - lo] = np.quantile(view[..., ::stride], q, axis=-1)
+        out[inner_lo - lo : inner_hi - lo] = quantile(view[..., ::stride], q, axis=-1)
         rows = [i for i in range(lo, hi) if i < inner_lo or i >= inner_hi]
     else:
         rows = list(range(lo, hi))
@@ -163,7 +164,7 @@ def rolling_quantile_rows(
             out[i - lo] = (
                 rolling_quantile(block, len(block), q)[0]
                 if np.isnan(block).any()
-                else np.quantile(block, q, axis=0)
+                else quantile(block, q, axis=0)
             )
     return out
 

@@ -8,15 +8,30 @@ from fasciq.units.params import (
     SnippetParams,
     SortingParams,
 )
-from fasciq.units.snippets import extract_snippets, snippets_from_chunk
-from fasciq.units.sorting import UNIT_COLUMNS, SortingResult, sort_recording, sort_units
+from fasciq.units.snippets import (
+    SnippetRows,
+    SnippetSource,
+    extract_snippets,
+    snippets_from_chunk,
+)
+from fasciq.units.sorting import (
+    DISCHARGE_COLUMNS,
+    UNIT_COLUMNS,
+    SortingResult,
+    sort_recording,
+    sort_units,
+    update_unit_statistics,
+)
 
 __all__ = [
+    "DISCHARGE_COLUMNS",
     "UNIT_COLUMNS",
     "ClusterParams",
     "DescribeParams",
     "PatternParams",
     "SnippetParams",
+    "SnippetRows",
+    "SnippetSource",
     "SortingParams",
     "SortingResult",
     "extract_snippets",
@@ -24,4 +39,5 @@ __all__ = [
     "snippets_from_chunk",
     "sort_recording",
     "sort_units",
+    "update_unit_statistics",
 ]

@@ -9,8 +9,10 @@ Clusters that are one unit are then merged (:func:`merge_units`): twins
 (templates and amplitude maps that match after alignment), or clusters
 whose discharges are not separable beyond what noise explains given their
 counts (:func:`separation`) — so noise does not split a unit at any noise
-level. Clusters of one unit timed on distant phases are found by
-:func:`alias_groups`. A unit with only a few discharges is too small for
+level; clusters are compared at their sub-sample lag, so a large unit
+split by the sampling phase of its discharges is joined again. Clusters of
+one unit timed on distant phases are found by :func:`alias_groups`, also
+when the MUAP outlasts the snippet. A unit with only a few discharges is too small for
 density clustering; :func:`small_units` groups such FPs when every pair
 agrees within noise (:func:`pair_distances`). A cluster whose discharges
 share no shape (false detections, or two small units with alike maps) is
@@ -21,7 +23,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from fasciq.units.features import fit_features, peak_to_peak, take_windows
+from fasciq.units.features import (
+    fit_features,
+    peak_to_peak,
+    take_windows,
+    take_windows_fractional,
+)
 from fasciq.units.morphology import shape_variability
 from fasciq.units.params import ClusterParams
 from fasciq.units.templates import template_channels
@@ -40,6 +47,12 @@ SATELLITE_RATIO = 10
 SATELLITE_CORRELATION = 0.8
 SATELLITE_MAP_CORRELATION = 0.95
 SATELLITE_DPRIME = 3.0
+
+#: Share of energy of the less covered template that the overlap of two
+#: aliases must hold (the overlap holds the bulk, 0.7, of the other): a MUAP
+#: longer than the snippet, timed on a phase well after its main one, keeps
+#: its early part outside the other cluster's window.
+ALIAS_MIN_ENERGY = 0.35
 
 
 def density_clusters(features: np.ndarray, min_cluster_size: int) -> np.ndarray:
@@ -135,22 +148,32 @@ def _map_correlations(p2p: np.ndarray) -> np.ndarray:
     return out
 
 
-def _lagged_similarities(wide: np.ndarray, max_lag: int) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`lagged_similarity` of every pair: ``(k, k)`` similarities and lags."""
+def _lagged_similarities(
+    wide: np.ndarray, max_lag: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`lagged_similarity` of every pair: ``(k, k)`` similarities, lags and sub-sample lags.
+
+    The sub-sample part (in ``(-0.5, 0.5)``) is the vertex of the parabola
+    through the similarities at the best lag and its two neighbours (0 at
+    the ends of the lag range).
+    """
     k = len(wide)
     n_core = wide.shape[1] - 2 * max_lag
     core = wide[:, max_lag : max_lag + n_core].reshape(k, -1).astype(np.float64)
     core_norm = np.sqrt(np.square(core).sum(axis=1))
-    best = np.full((k, k), -1.0)
-    best_lag = np.zeros((k, k), dtype=np.int64)
-    for lag in range(-max_lag, max_lag + 1):
+    sims = np.full((2 * max_lag + 1, k, k), -1.0)
+    for pos, lag in enumerate(range(-max_lag, max_lag + 1)):
         cut = wide[:, max_lag + lag : max_lag + lag + n_core].reshape(k, -1).astype(np.float64)
         den = np.outer(core_norm, np.sqrt(np.square(cut).sum(axis=1)))
-        sim = np.where(den > 0, (core @ cut.T) / np.maximum(den, 1e-300), -1.0)
-        better = sim > best
-        best = np.where(better, sim, best)
-        best_lag = np.where(better, lag, best_lag)
-    return best, best_lag
+        sims[pos] = np.where(den > 0, (core @ cut.T) / np.maximum(den, 1e-300), -1.0)
+    pos = sims.argmax(axis=0)
+    best = np.take_along_axis(sims, pos[None], axis=0)[0]
+    below = np.take_along_axis(sims, np.maximum(pos - 1, 0)[None], axis=0)[0]
+    above = np.take_along_axis(sims, np.minimum(pos + 1, 2 * max_lag)[None], axis=0)[0]
+    curve = below - 2.0 * best + above
+    inner = (pos > 0) & (pos < 2 * max_lag) & (curve < 0)
+    frac = np.where(inner, 0.5 * (below - above) / np.where(inner, curve, -1.0), 0.0)
+    return best, pos - max_lag, np.clip(frac, -0.5, 0.5)
 
 
 def separation(
@@ -232,6 +255,12 @@ def merge_units(
       clusters' sizes, so clusters that noise alone split are merged at any
       noise level.
 
+    The discharges of the two clusters are compared at the sub-sample lag
+    of their templates (:func:`~fasciq.units.features.take_windows_fractional`):
+    a large MUAP's discharges fall on the sampling grid at any phase, and two
+    groups of them aligned half a sample apart differ by many times the
+    noise.
+
     Within a round, groups form by complete linkage from the most similar
     pair (every pair in a group must qualify, so a chain of unlike
     clusters does not collapse into one); the templates are then rebuilt
@@ -290,7 +319,7 @@ def merge_units(
         p2p = peak_to_peak(core)
         top = p2p.max(axis=1)
         maps = _map_correlations(p2p)
-        sims, lags_ij = _lagged_similarities(wide, max_lag)
+        sims, lags_ij, fracs = _lagged_similarities(wide, max_lag)
         candidates = []
         for i in range(k):
             for j in range(i + 1, k):
@@ -315,7 +344,12 @@ def merge_units(
                         mi = _spread_subset(members[i], MAX_MERGE_MEMBERS)
                         mj = _spread_subset(members[j], MAX_MERGE_MEMBERS)
                         wa = take_windows(snippets[mi], centre, shifts[mi], half)
-                        wb = take_windows(snippets[mj], centre, shifts[mj] + lag, half)
+                        # compared at the sub-sample lag: one unit's discharges
+                        # aligned half a sample apart differ, for a large MUAP,
+                        # by many times the noise
+                        wb = take_windows_fractional(
+                            snippets[mj], centre, shifts[mj] + lag, float(fracs[i, j]), half
+                        )
                         dprime = separation(wa, wb, masks[i] | masks[j], noise_uv)
                         # twins may differ in detail (an unstable unit's variants),
                         # yet never be as separable as two units; a small cluster
@@ -367,13 +401,19 @@ def merge_units(
 
 
 def overlap_similarity(
-    a: np.ndarray, b: np.ndarray, max_lag: int, min_lag: int = 0, min_energy: float = 0.7
+    a: np.ndarray,
+    b: np.ndarray,
+    max_lag: int,
+    min_lag: int = 0,
+    min_energy: float = 0.7,
+    min_energy_other: float | None = None,
 ) -> tuple[float, int]:
     """Best correlation of two templates over their overlap, at a lag in ``min_lag..max_lag``.
 
-    Lags at which either template keeps less than ``min_energy`` of its
-    energy inside the overlap are not considered, so a match always covers
-    the bulk of both MUAPs.
+    Only lags at which one template keeps at least ``min_energy`` of its
+    energy inside the overlap, and the other at least ``min_energy_other``
+    (``min_energy`` by default), are considered, so a match always covers
+    the bulk of one MUAP and a sizeable part of the other, never two tails.
 
     Parameters
     ----------
@@ -384,7 +424,9 @@ def overlap_similarity(
     min_lag : int
         Smallest lag (absolute value) looked at.
     min_energy : float
-        Fraction of each template's energy the overlap must hold.
+        Fraction of one template's energy the overlap must hold ...
+    min_energy_other : float, optional
+        ... and of the other's (``min_energy`` when None).
 
     Returns
     -------
@@ -396,6 +438,7 @@ def overlap_similarity(
     ea = np.square(a).sum(axis=1)
     eb = np.square(b).sum(axis=1)
     ta, tb = max(float(ea.sum()), 1e-12), max(float(eb.sum()), 1e-12)
+    other = min_energy if min_energy_other is None else min(min_energy_other, min_energy)
     best, best_lag = -1.0, 0
     for lag in range(-max_lag, max_lag + 1):
         if abs(lag) < min_lag:
@@ -404,7 +447,8 @@ def overlap_similarity(
         if hi - lo < 3:
             continue
         sa, sb = float(ea[lo:hi].sum()), float(eb[lo + lag : hi + lag].sum())
-        if sa < min_energy * ta or sb < min_energy * tb:
+        share_a, share_b = sa / ta, sb / tb
+        if max(share_a, share_b) < min_energy or min(share_a, share_b) < other:
             continue
         sim = float((a[lo:hi] * b[lo + lag : hi + lag]).sum()) / np.sqrt(sa * sb)
         if sim > best:
@@ -426,8 +470,10 @@ def alias_groups(
     can fall on either, several milliseconds apart, and the unit's
     discharges then form two clusters of the same waveform offset in time.
     Two clusters are aliases when, at some lag between ``min_lag`` and
-    ``max_lag`` (nearer lags are judged by :func:`merge_units`), their
-    templates are twins over their overlap (correlation at least
+    ``max_lag`` (nearer lags are judged by :func:`merge_units`) at which
+    their overlap holds the bulk of one template and at least
+    :data:`ALIAS_MIN_ENERGY` of the other, their templates are twins over
+    that overlap (correlation at least
     ``merge_correlation``, amplitude maps at least
     ``merge_map_correlation``, sizes within ``merge_amplitude_ratio``).
 
@@ -461,7 +507,9 @@ def alias_groups(
             ratio = max(top[i], top[j]) / max(min(top[i], top[j]), 1e-12)
             if ratio > params.merge_amplitude_ratio:
                 continue
-            sim, lag = overlap_similarity(templates[i], templates[j], max_lag, min_lag)
+            sim, lag = overlap_similarity(
+                templates[i], templates[j], max_lag, min_lag, min_energy_other=ALIAS_MIN_ENERGY
+            )
             if sim < params.merge_correlation:
                 continue
             n = templates.shape[1]

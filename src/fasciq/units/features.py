@@ -65,6 +65,56 @@ def take_windows(snippets: np.ndarray, centre: int, shifts: np.ndarray, half: in
     return snippets[np.arange(n)[:, None], idx]
 
 
+#: Half-width (samples) of the Lanczos kernel of sub-sample windows.
+LANCZOS_A = 4
+
+
+def take_windows_fractional(
+    snippets: np.ndarray, centre: int, shifts: np.ndarray, delta: float, half: int
+) -> np.ndarray:
+    """Windows centred ``delta`` of a sample after ``centre + shifts`` (Lanczos interpolation).
+
+    The snippets are band-limited well below the Nyquist frequency, so a
+    windowed-sinc (Lanczos, ``a`` = 4) interpolation re-samples them between
+    samples with errors far below the noise. Two groups of one unit's
+    discharges aligned half a sample apart differ, for a large MUAP, by
+    many times the noise; compared at the sub-sample lag, they do not.
+
+    Parameters
+    ----------
+    snippets : ndarray, shape (n_fp, n_window, n_channels)
+        Snippets.
+    centre : int
+        Index of the FP time.
+    shifts : array of int, shape (n_fp,)
+        Per-snippet shift (samples).
+    delta : float
+        Further shift, in samples (``|delta| < 1``).
+    half : int
+        Half-width of the windows.
+
+    Returns
+    -------
+    ndarray, shape (n_fp, 2 * half + 1, n_channels)
+    """
+    a = LANCZOS_A
+    wide = take_windows(snippets, centre, shifts, half + a)
+    if delta == 0:
+        return wide[:, a : a + 2 * half + 1]
+    base = int(np.floor(delta))
+    frac = float(delta) - base
+    taps = np.arange(-a + 1, a + 1)
+    x = taps - frac
+    weights = np.sinc(x) * np.sinc(x / a)
+    weights /= weights.sum()
+    n_out = 2 * half + 1
+    out = np.zeros((wide.shape[0], n_out, wide.shape[2]), dtype=np.float64)
+    for j, w in zip(taps, weights, strict=True):
+        start = a + base + j
+        out += w * wide[:, start : start + n_out]
+    return out.astype(wide.dtype)
+
+
 def peak_to_peak(windows: np.ndarray) -> np.ndarray:
     """``(n_fp, n_channels)`` peak-to-peak amplitude of each channel."""
     return windows.max(axis=1) - windows.min(axis=1)

@@ -82,7 +82,11 @@ def template_morphology(
 
 
 def shape_variability(
-    windows: np.ndarray, template: np.ndarray, mask: np.ndarray, noise_uv: np.ndarray
+    windows: np.ndarray,
+    template: np.ndarray,
+    mask: np.ndarray,
+    noise_uv: np.ndarray,
+    resid_scale: float = 1.0,
 ) -> np.ndarray:
     """Noise-corrected normalised residual variance of each discharge.
 
@@ -96,20 +100,72 @@ def shape_variability(
         Channels of the unit.
     noise_uv : ndarray, shape (n_channels,)
         Noise σ per channel.
+    resid_scale : float
+        Factor on ``‖x − t‖²`` before the noise is subtracted (below 1 when
+        ``t`` itself is estimated from few discharges and adds its own
+        estimation error to the residual).
 
     Returns
     -------
     ndarray, shape (n_discharges,)
-        ``max(0, ‖x − t‖² − E_noise) / ‖t‖²`` on the unit's channels.
+        ``max(0, s ‖x − t‖² − E_noise) / ‖t‖²`` on the unit's channels.
     """
     if len(windows) == 0:
         return np.zeros(0)
     x = subsample_align(windows[:, :, mask].astype(np.float64), template[:, mask])
     t = template[:, mask].astype(np.float64)
-    resid = np.square(x - t[None]).sum(axis=(1, 2))
+    resid = resid_scale * np.square(x - t[None]).sum(axis=(1, 2))
     expected = x.shape[1] * float(np.square(noise_uv[mask]).sum())
     energy = max(float(np.square(t).sum()), 1e-12)
     return np.maximum(resid - expected, 0.0) / energy
+
+
+def unit_shape_variability(
+    windows: np.ndarray,
+    template: np.ndarray,
+    mask: np.ndarray,
+    noise_uv: np.ndarray,
+    exact_below: int = 30,
+) -> np.ndarray:
+    """Shape variability of each discharge against the others of its unit.
+
+    A template built from a few discharges leans towards each of them: with
+    four discharges, the residual of each against their median is roughly
+    halved, and an unstable unit reads as stable. Up to ``exact_below``
+    discharges each one is therefore compared with the median of the
+    *other* discharges (leave one out), its residual scaled by ``(n − 1) / n``
+    for the estimation error of that median (exact for a mean); beyond that
+    the bias is negligible and the common ``template`` is used.
+
+    Parameters
+    ----------
+    windows : ndarray, shape (n_discharges, n_window, n_channels)
+        The unit's discharges, aligned on the template.
+    template : ndarray, shape (n_window, n_channels)
+        Median of ``windows`` (used for larger units).
+    mask : ndarray of bool, shape (n_channels,)
+        Channels of the unit.
+    noise_uv : ndarray, shape (n_channels,)
+        Noise σ per channel.
+    exact_below : int
+        Largest unit compared leave-one-out.
+
+    Returns
+    -------
+    ndarray, shape (n_discharges,)
+        As :func:`shape_variability`.
+    """
+    n = len(windows)
+    if n < 3 or n > exact_below:
+        return shape_variability(windows, template, mask, noise_uv)
+    out = np.empty(n)
+    others = np.ones(n, dtype=bool)
+    for i in range(n):
+        others[i] = False
+        own = np.median(windows[others], axis=0)
+        out[i] = shape_variability(windows[i : i + 1], own, mask, noise_uv, (n - 1) / n)[0]
+        others[i] = True
+    return out
 
 
 def subsample_align(x: np.ndarray, template: np.ndarray, max_lag: int = 2) -> np.ndarray:

@@ -345,11 +345,29 @@ class SortingParams:
     ----------
     cluster, describe, patterns : dataclasses
         Parameters of each stage.
+    memory_mb : float
+        Memory budget of sorting, in MiB: the noise-whitened snippets held
+        in memory together with the windows cut from them (about as much
+        again). Up to the budget every FP is held and sorted at once. Beyond
+        it (a long or dense recording: a 128-channel snippet takes 32 kB at
+        2 kHz) units are found on FPs spread evenly over the recording that
+        fit the budget; every FP is then assigned by template matching,
+        block by block, read from wherever the snippets are kept (a file
+        during an analysis); the FPs no unit explains are clustered again
+        (so units that discharge rarely or late are not lost), and each
+        unit is described from at most
+        :data:`~fasciq.units.sorting.MAX_DESCRIBED` of its discharges spread
+        over the recording. Memory then stays flat whatever the length of
+        the recording. The result depends on the budget only beyond it.
     """
 
     cluster: ClusterParams = field(default_factory=ClusterParams)
     describe: DescribeParams = field(default_factory=DescribeParams)
     patterns: PatternParams = field(default_factory=PatternParams)
+    memory_mb: float = 256.0
+
+    def __post_init__(self) -> None:
+        check_positive(self.memory_mb, "memory_mb")
 
     def to_dict(self) -> dict[str, Any]:
         """Parameters as a nested dictionary."""
@@ -357,24 +375,27 @@ class SortingParams:
             "cluster": self.cluster.to_dict(),
             "describe": self.describe.to_dict(),
             "patterns": self.patterns.to_dict(),
+            "memory_mb": self.memory_mb,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> SortingParams:
         """Inverse of :meth:`to_dict` (missing keys take their defaults)."""
         data = dict(data or {})
-        unknown = set(data) - {"cluster", "describe", "patterns"}
+        unknown = set(data) - {"cluster", "describe", "patterns", "memory_mb"}
         if unknown:
             raise ParameterError(
                 f"unknown sorting parameter group(s) {', '.join(sorted(unknown))}",
-                fix="use the groups cluster, describe and patterns",
+                fix="use the groups cluster, describe and patterns (and memory_mb)",
                 source="sorting parameters",
             )
+        extra = {"memory_mb": data["memory_mb"]} if "memory_mb" in data else {}
         try:
             return cls(
                 cluster=ClusterParams(**data.get("cluster", {})),
                 describe=DescribeParams(**data.get("describe", {})),
                 patterns=PatternParams(**data.get("patterns", {})),
+                **extra,
             )
         except TypeError as exc:
             raise ParameterError(

@@ -9,6 +9,9 @@ block whatever the length of the recording; the output holds
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
+
 import numpy as np
 
 from fasciq._logging import logger
@@ -17,6 +20,66 @@ from fasciq.recording import Recording
 from fasciq.signal.filters import bandpass_sos, filter_margin, zero_phase
 from fasciq.signal.line import detect_line_frequency, line_harmonics, notch_sos
 from fasciq.units.params import SnippetParams
+
+
+@runtime_checkable
+class SnippetSource(Protocol):
+    """Snippets read on demand rather than held in memory.
+
+    :func:`~fasciq.units.sorting.sort_units` accepts such an object in place
+    of an array: beyond its memory budget it reads the snippets block by
+    block (e.g. from a file written during an analysis's chunk pass).
+
+    Attributes
+    ----------
+    shape : tuple of int
+        ``(n_fp, n_window, n_channels)``.
+    """
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """``(n_fp, n_window, n_channels)``."""
+        ...
+
+    def take(self, index: np.ndarray) -> np.ndarray:
+        """Snippets number ``index``, float32 µV, shape ``(len(index), n_window, n_channels)``."""
+        ...
+
+
+class SnippetRows:
+    """A :class:`SnippetSource` reading rows through a function.
+
+    Parameters
+    ----------
+    read : callable
+        ``read(index) -> ndarray (len(index), n_window, n_channels)`` in µV.
+    shape : tuple of int
+        ``(n_fp, n_window, n_channels)``.
+    """
+
+    def __init__(
+        self, read: Callable[[np.ndarray], np.ndarray], shape: tuple[int, int, int]
+    ) -> None:
+        self._read = read
+        self._shape = (int(shape[0]), int(shape[1]), int(shape[2]))
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """``(n_fp, n_window, n_channels)``."""
+        return self._shape
+
+    def __len__(self) -> int:
+        return self._shape[0]
+
+    def take(self, index: np.ndarray) -> np.ndarray:
+        """Snippets number ``index`` (float32 µV)."""
+        index = np.asarray(index, dtype=np.int64).reshape(-1)
+        if len(index) == 0:
+            return np.zeros((0, *self._shape[1:]), dtype=np.float32)
+        return np.asarray(self._read(index), dtype=np.float32)
+
+    def __repr__(self) -> str:
+        return f"SnippetRows(shape={self._shape})"
 
 
 def window_samples(fs: float, params: SnippetParams) -> tuple[int, int]:

@@ -27,12 +27,27 @@ inside an analysis's chunk pass with
 :func:`sort_recording` cuts them from a recording first.
 
 The result is deterministic for the same input and seed.
+
+Memory is bounded by :attr:`~fasciq.units.params.SortingParams.memory_mb`:
+snippets are noise-whitened where they are held (an array that a caller
+passes is copied once, never changed) and template matching runs block by
+block. Up to the budget every FP is held and sorted at once. Beyond it
+(long or dense recordings) units are found on FPs spread evenly over the
+recording that fit the budget; every FP is then matched block by block,
+read from a :class:`~fasciq.units.snippets.SnippetSource` (e.g. the file an
+analysis writes during its chunk pass) or from the caller's array; the FPs
+that no unit explains are clustered again, and the units found among them
+kept where they are not one with a unit found already; each unit is described
+from at most :data:`MAX_DESCRIBED` of its discharges, in runs of
+consecutive discharges spread over the recording.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -53,23 +68,25 @@ from fasciq.units.clustering import (
     split_clusters,
 )
 from fasciq.units.features import energy_peak_shifts, fit_features, take_windows
-from fasciq.units.morphology import jiggle, shape_variability, template_morphology
-from fasciq.units.params import ClusterParams, SnippetParams, SortingParams
+from fasciq.units.morphology import jiggle, template_morphology, unit_shape_variability
+from fasciq.units.params import ClusterParams, PatternParams, SnippetParams, SortingParams
 from fasciq.units.patterns import time_locked_pairs, train_pattern
 from fasciq.units.propagation import estimate_propagation
 from fasciq.units.snippets import (
+    SnippetSource,
     estimate_noise,
     extract_snippets,
     snippet_filter,
     window_samples,
 )
 from fasciq.units.templates import (
+    MAX_TEMPLATE_MEMBERS,
+    Matches,
     composite_templates,
     match_templates,
     noise_from_edges,
     redundant_templates,
     template_channels,
-    unit_templates,
 )
 
 #: Columns of ``units.csv``, in order.
@@ -111,6 +128,29 @@ POOR_FIT = 3.0
 #: Most FPs looked at by the second pass (pairwise distances grow as its square).
 MAX_SECOND_PASS = 400
 
+#: Beyond the memory budget, each unit is described (template, stability,
+#: jiggle, propagation) from at most this many of its discharges, taken in
+#: runs of consecutive discharges spread over the recording.
+MAX_DESCRIBED = 1000
+
+#: Beyond the memory budget, an FP fits its unit poorly (and is sorted again
+#: with the unassigned ones) when its normalised residual exceeds
+#: :data:`POOR_FIT` times the larger of its unit's median and this.
+POOR_FLOOR = 0.02
+
+#: Runs of consecutive discharges a bounded description is taken from.
+DESCRIBED_RUNS = 10
+
+#: Bytes of snippets matched against the templates at once.
+MATCH_BLOCK_BYTES = 32 * 2**20
+
+#: FPs held for finding units whatever the memory budget.
+MIN_HELD = 200
+
+#: Most discharges per unit compared when units found among the FPs left
+#: unassigned are merged with the others (as in ``merge_units``).
+MAX_MERGE_MEMBERS = 200
+
 
 @dataclass
 class SortingResult:
@@ -140,6 +180,16 @@ class SortingResult:
         Normalised residual of each FP against its best template.
     elapsed_s : float
         Time the sorting took.
+    seed : int
+        Seed of the randomized steps (and of the surrogate test of the
+        time-locked pairs).
+
+    Notes
+    -----
+    After :func:`update_unit_statistics` (an analysis that peels dense
+    stretches calls it), ``labels`` follow the final FP table, and the
+    discharge figures of ``units`` and ``patterns`` describe it, while
+    ``shifts`` and ``residual`` still describe the FPs that were sorted.
     """
 
     labels: np.ndarray
@@ -153,6 +203,7 @@ class SortingResult:
     shifts: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     residual: np.ndarray = field(default_factory=lambda: np.zeros(0))
     elapsed_s: float = 0.0
+    seed: int = 0
 
     @property
     def n_units(self) -> int:
@@ -203,27 +254,135 @@ def _plain(v: Any) -> Any:
     return v
 
 
-def _check_inputs(snippets: np.ndarray, times: np.ndarray, grid: Grid | None) -> None:
-    if snippets.ndim != 3:
+def _check_inputs(
+    snippets: np.ndarray | SnippetSource, times: np.ndarray, grid: Grid | None
+) -> None:
+    shape = tuple(snippets.shape)
+    if len(shape) != 3:
         raise DataError(
-            f"snippets must be 3-D (FPs x samples x channels), got shape {snippets.shape}",
+            f"snippets must be 3-D (FPs x samples x channels), got shape {shape}",
             fix="cut snippets with fasciq.units.extract_snippets",
             source="snippets",
         )
-    if len(times) != len(snippets):
+    if len(times) != shape[0]:
         raise DataError(
-            f"{len(times)} FP times for {len(snippets)} snippets",
+            f"{len(times)} FP times for {shape[0]} snippets",
             fix="give one time per snippet",
             source="times_s",
         )
+    if isinstance(snippets, np.ndarray):
+        _check_finite(snippets)
+    if grid is not None:
+        grid.check_channel_count(shape[2], "snippets")
+
+
+def _check_finite(snippets: np.ndarray) -> None:
     if not np.isfinite(snippets).all():
         raise DataError(
             "snippets contain NaN or infinite values",
             fix="cut snippets from a recording without NaN (fasciq info shows bad channels)",
             source="snippets",
         )
-    if grid is not None:
-        grid.check_channel_count(snippets.shape[2], "snippets")
+
+
+def _read(source: np.ndarray | SnippetSource, index: np.ndarray) -> np.ndarray:
+    """Snippets ``index`` of an array or a source, as a new float32 array (µV)."""
+    index = np.asarray(index, dtype=np.int64)
+    if isinstance(source, np.ndarray):
+        return source[index]
+    out = np.asarray(source.take(index), dtype=np.float32)
+    if out.shape != (len(index), *tuple(source.shape)[1:]):
+        raise DataError(
+            f"the snippet source returned shape {out.shape} for {len(index)} snippets",
+            fix="make take(index) return (len(index), n_window, n_channels) float32 snippets",
+            source="snippets",
+        )
+    _check_finite(out)
+    return out
+
+
+def _spread(times: np.ndarray, k: int) -> np.ndarray:
+    """Sorted positions of ``k`` items spread evenly in time (all when there are fewer)."""
+    n = len(times)
+    if k >= n:
+        return np.arange(n)
+    order = np.argsort(times, kind="stable")
+    return np.sort(order[np.unique(np.linspace(0, n - 1, k).astype(np.int64))])
+
+
+def _runs(n: int, k: int, n_runs: int = DESCRIBED_RUNS) -> np.ndarray:
+    """Positions of ``k`` of ``n`` items in ``n_runs`` runs of consecutive items spread evenly."""
+    if k >= n:
+        return np.arange(n)
+    length = -(-k // n_runs)
+    starts = np.linspace(0, n - length, n_runs).astype(np.int64)
+    return np.unique((starts[:, None] + np.arange(length)[None, :]).ravel())[:k]
+
+
+def _templates(
+    white: np.ndarray,
+    centre: int,
+    shifts: np.ndarray,
+    half: int,
+    labels: np.ndarray,
+    units: np.ndarray,
+) -> np.ndarray:
+    """Median template of each unit, cutting windows of its template members only.
+
+    The same as :func:`~fasciq.units.templates.unit_templates` on the
+    windows of every FP, without holding those windows.
+    """
+    out = np.zeros((len(units), 2 * half + 1, white.shape[2]), dtype=np.float32)
+    for i, u in enumerate(units):
+        members = np.flatnonzero(labels == u)
+        if members.size > MAX_TEMPLATE_MEMBERS:
+            members = members[np.linspace(0, members.size - 1, MAX_TEMPLATE_MEMBERS).astype(int)]
+        if members.size:
+            out[i] = np.median(take_windows(white[members], centre, shifts[members], half), axis=0)
+    return out
+
+
+def _slicer(x: np.ndarray) -> Callable[[int, int], np.ndarray]:
+    """``load(a, b)`` giving rows ``a..b-1`` of ``x`` (a view)."""
+
+    def load(a: int, b: int) -> np.ndarray:
+        return x[a:b]
+
+    return load
+
+
+def _match(
+    load: Callable[[int, int], np.ndarray],
+    n: int,
+    block: int,
+    centre: int,
+    templates: np.ndarray,
+    masks: np.ndarray,
+    max_lag: int,
+    cp: ClusterParams,
+    overlap: bool,
+    noise_w: np.ndarray,
+) -> Matches:
+    """:func:`match_templates` block by block (``load(a, b)`` gives FPs ``a..b-1``).
+
+    Every FP is matched on its own, so the result equals one call on all FPs.
+    """
+    parts = [
+        match_templates(
+            load(a, min(n, a + block)),
+            centre,
+            templates,
+            masks,
+            max_lag,
+            cp.match_threshold,
+            overlap=overlap,
+            noise_uv=noise_w,
+        )
+        for a in range(0, n, block)
+    ]
+    if not parts:
+        parts = [match_templates(load(0, 0), centre, templates, masks, max_lag, 1.0)]
+    return Matches(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(Matches)))
 
 
 def _empty_units() -> pd.DataFrame:
@@ -279,20 +438,21 @@ def _second_pass(
     variant of an existing unit joins it.
     """
     labels = np.where(np.isin(labels, unit_ids), labels, -1)
-    windows = take_windows(snippets, centre, shifts, half)
     masks = template_channels(templates, noise)
     candidate = labels < 0
-    n_t = windows.shape[1]
+    n_t = 2 * half + 1
     for i, u in enumerate(unit_ids):
         members = np.flatnonzero(labels == u)
         m = masks[i]
         expected = n_t * float(np.square(noise[m]).sum())
-        excess = np.square(windows[members][:, :, m] - templates[i][None, :, m]).sum(axis=(1, 2))
+        windows = take_windows(snippets[members], centre, shifts[members], half)
+        excess = np.square(windows[:, :, m] - templates[i][None, :, m]).sum(axis=(1, 2))
         excess /= max(expected, 1e-12)
         candidate[members[excess > POOR_FIT * max(float(np.median(excess)), 1.0)]] = True
     idx = np.flatnonzero(candidate)
     if len(idx) > MAX_SECOND_PASS:
-        energy = np.square(windows[idx]).sum(axis=(1, 2))
+        windows = take_windows(snippets[idx], centre, shifts[idx], half)
+        energy = np.square(windows).sum(axis=(1, 2))
         idx = np.sort(idx[np.argsort(-energy, kind="stable")[:MAX_SECOND_PASS]])
     groups = small_units(
         take_windows(snippets[idx], centre, peak_shifts[idx], half),
@@ -311,47 +471,377 @@ def _second_pass(
     return merge_units(snippets, centre, shifts, labels, half, max_lag, noise, cp)
 
 
-def _join_aliases(
+def _alias_map(
     snippets: np.ndarray,
     centre: int,
     shifts: np.ndarray,
     labels: np.ndarray,
-    best: np.ndarray,
     max_lag: int,
     cp: ClusterParams,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Join units that are one unit timed on distant phases (:func:`alias_groups`).
+) -> list[tuple[int, int, int]]:
+    """Units that are one unit timed on distant phases (:func:`alias_groups`).
 
-    Returns labels, best-template labels and shifts with each alias folded
-    into its primary unit, and a mask of the FPs whose window is aligned on
-    their unit's template (False for the FPs of an alias, whose shift may
-    reach past the snippet).
+    Returns ``(unit, primary unit, lag)`` for each alias, in the order they
+    are folded (:func:`_join_aliases`).
     """
-    aligned = np.ones(len(labels), dtype=bool)
     units = np.unique(labels[labels >= 0])
     far = min(centre, snippets.shape[1] - 1 - centre)
     if len(units) < 2 or far <= max_lag:
-        return labels, best, shifts, aligned
-    full = take_windows(snippets, centre, shifts, far)
-    templates = unit_templates(full, labels, units)
+        return []
+    templates = _templates(snippets, centre, shifts, far, labels, units)
     counts = np.array([(labels == u).sum() for u in units])
     primary, lags = alias_groups(templates, counts, far, max_lag + 1, cp)
-    labels, best, shifts = labels.copy(), best.copy(), shifts.copy()
+    out = []
     for j in np.flatnonzero(primary != np.arange(len(units))):
-        members = labels == units[j]
         logger.debug("unit %d joins unit %d (timed %+d samples apart)", j, primary[j], lags[j])
-        shifts[members] += lags[j]
+        out.append((int(units[j]), int(units[primary[j]]), int(lags[j])))
+    return out
+
+
+def _join_aliases(
+    aliases: list[tuple[int, int, int]],
+    labels: np.ndarray,
+    best: np.ndarray,
+    shifts: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Fold each alias (:func:`_alias_map`) into its primary unit.
+
+    Returns labels, best-template labels and shifts, and a mask of the FPs
+    whose window is aligned on their unit's template (False for the FPs of
+    an alias, whose shift may reach past the snippet).
+    """
+    aligned = np.ones(len(labels), dtype=bool)
+    if not aliases:
+        return labels, best, shifts, aligned
+    labels, best, shifts = labels.copy(), best.copy(), shifts.copy()
+    for unit, primary, lag in aliases:
+        members = labels == unit
+        shifts[members] += lag
         aligned[members] = False
-        labels[members] = units[primary[j]]
-        best[best == units[j]] = units[primary[j]]
+        labels[members] = primary
+        best[best == unit] = primary
     return labels, best, shifts, aligned
+
+
+def _drop_small(labels: np.ndarray, cp: ClusterParams) -> np.ndarray:
+    """Labels with units of too few discharges (one or two FPs are not a unit) set to -1."""
+    ids, counts = np.unique(labels[labels >= 0], return_counts=True)
+    return np.where(np.isin(labels, ids[counts < max(2, cp.small_unit_size)]), -1, labels)
+
+
+@dataclass
+class _Labels:
+    """Per-FP outcome of sorting (before units are renumbered and described)."""
+
+    labels: np.ndarray
+    best: np.ndarray
+    shifts: np.ndarray
+    residual: np.ndarray
+    isolation: np.ndarray
+    aligned: np.ndarray
+    noise: np.ndarray
+
+    @classmethod
+    def empty(cls, n: int, noise: np.ndarray) -> _Labels:
+        return cls(
+            np.full(n, -1, dtype=np.int64),
+            np.full(n, -1, dtype=np.int64),
+            np.zeros(n, dtype=np.int64),
+            np.ones(n),
+            np.zeros(n),
+            np.ones(n, dtype=bool),
+            noise,
+        )
+
+
+@dataclass(frozen=True)
+class _Windows:
+    """Sample geometry of the sorting windows (all in samples)."""
+
+    centre: int
+    max_shift: int
+    half: int
+    max_lag: int
+    block: int
+
+
+def _find_units(
+    white: np.ndarray,
+    peak_shifts: np.ndarray,
+    geo: _Windows,
+    noise_w: np.ndarray,
+    params: SortingParams,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Units among held, whitened snippets and their templates for the final matching.
+
+    Clusters (on at most ``max_fit`` FPs), matches every held FP, merges
+    again, adds small units among the FPs no unit explains, dissolves
+    overlap clusters and incoherent clusters (regrouping their FPs), and
+    drops small units whose FPs the large units explain.
+
+    Returns
+    -------
+    (unit_ids, templates) : tuple of ndarray
+        Unit labels and their whitened templates, ``(n_units, 2 * half + 1,
+        n_channels)``.
+    """
+    cp = params.cluster
+    centre, half, max_lag = geo.centre, geo.half, geo.max_lag
+    n = len(white)
+    fit = np.arange(n)
+    if n > cp.max_fit:
+        fit = np.unique(np.linspace(0, n - 1, cp.max_fit).astype(np.int64))
+    fitted = white if len(fit) == n else white[fit]
+    fit_labels, fit_shifts = _cluster(
+        fitted, centre, peak_shifts[fit], half, max_lag, noise_w, params, seed
+    )
+    unit_ids = np.unique(fit_labels[fit_labels >= 0])
+    templates = _templates(fitted, centre, fit_shifts, half, fit_labels, unit_ids)
+    del fitted
+    if len(unit_ids) == 0:
+        return unit_ids, templates
+    masks = template_channels(templates, noise_w)
+    m = _match(_slicer(white), n, geo.block, centre, templates, masks, max_lag, cp, False, noise_w)
+    labels = np.where(m.unit >= 0, unit_ids[np.maximum(m.unit, 0)], -1)
+    shifts = m.shift
+    # rebuild templates on every FP at its matched shift, then merge again
+    counts = np.array([(labels == u).sum() for u in unit_ids])
+    small = unit_ids[counts < max(2, cp.min_cluster_size // 2)]
+    labels[np.isin(labels, small)] = -1
+    labels, shifts = merge_units(white, centre, shifts, labels, half, max_lag, noise_w, cp)
+    unit_ids = np.unique(labels[labels >= 0])
+    templates = _templates(white, centre, shifts, half, labels, unit_ids)
+    if cp.small_unit_size:
+        labels, shifts = _second_pass(
+            white,
+            centre,
+            shifts,
+            peak_shifts,
+            labels,
+            templates,
+            unit_ids,
+            half,
+            max_lag,
+            noise_w,
+            cp,
+        )
+        unit_ids = np.unique(labels[labels >= 0])
+        templates = _templates(white, centre, shifts, half, labels, unit_ids)
+    counts = np.array([(labels == u).sum() for u in unit_ids])
+    composite = composite_templates(templates, counts, geo.max_shift)
+    if composite.any():
+        logger.debug("dissolved %d overlap clusters", int(composite.sum()))
+        labels[np.isin(labels, unit_ids[composite])] = -1
+        unit_ids, templates = unit_ids[~composite], templates[~composite]
+    if cp.max_incoherence > 0:
+        labels, shifts = regroup_incoherent(
+            white, centre, shifts, peak_shifts, labels, half, max_lag, noise_w, cp
+        )
+        unit_ids = np.unique(labels[labels >= 0])
+        templates = _templates(white, centre, shifts, half, labels, unit_ids)
+    redundant = np.zeros(len(unit_ids), dtype=bool)
+    if cp.redundant_fraction > 0:
+        index = np.where(np.isin(labels, unit_ids), np.searchsorted(unit_ids, labels), -1)
+        redundant = redundant_templates(
+            white,
+            centre,
+            templates,
+            index,
+            max_lag,
+            cp.match_threshold,
+            noise_w,
+            max_fraction=cp.redundant_fraction,
+            min_gain=cp.redundant_gain,
+        )
+    if redundant.any():
+        logger.debug("dropped %d redundant small units", int(redundant.sum()))
+        unit_ids, templates = unit_ids[~redundant], templates[~redundant]
+    return unit_ids, templates
+
+
+def _assign(
+    source: np.ndarray | SnippetSource,
+    times: np.ndarray,
+    held: np.ndarray | None,
+    noise_uv: np.ndarray | None,
+    fs: float,
+    geo: _Windows,
+    params: SortingParams,
+    seed: int,
+) -> _Labels:
+    """Find the units and assign every FP (``held``: the FPs units are found on, or all)."""
+    cp = params.cluster
+    n = len(times)
+    raw = source if held is None and isinstance(source, np.ndarray) else None
+    if raw is None:
+        raw = _read(source, np.arange(n) if held is None else held)
+    if noise_uv is None:
+        noise = noise_from_edges(raw, round(0.003 * fs))
+    else:
+        noise = np.asarray(noise_uv, dtype=np.float64).reshape(-1)
+    out = _Labels.empty(n, noise)
+    if n < 2:
+        return out
+    # sort in noise-whitened units: a noisy channel weighs as little as its
+    # noise warrants, and every threshold reads in noise σ; snippets read
+    # here are whitened in place (a caller's array is copied, never changed)
+    scale = np.maximum(noise, max(0.25 * float(np.median(noise)), 1e-6)).astype(np.float32)
+    white = raw / scale if raw is source else np.divide(raw, scale, out=raw)
+    del raw
+    noise_w = (noise / scale).astype(np.float64)
+
+    def read_white(index: np.ndarray) -> np.ndarray:
+        x = _read(source, index)
+        return np.divide(x, scale, out=x)
+
+    peak_shifts = energy_peak_shifts(white, geo.centre, geo.max_shift)
+    unit_ids, templates = _find_units(white, peak_shifts, geo, noise_w, params, seed)
+    if len(unit_ids) == 0:
+        return out
+    masks = template_channels(templates, noise_w)
+    if held is None:
+        load = _slicer(white)
+    else:
+
+        def load(a: int, b: int) -> np.ndarray:
+            return read_white(np.arange(a, b))
+
+    m = _match(
+        load, n, geo.block, geo.centre, templates, masks, geo.max_lag, cp, cp.overlap, noise_w
+    )
+    labels = np.where(m.unit >= 0, unit_ids[np.maximum(m.unit, 0)], -1)
+    best = np.where(m.best >= 0, unit_ids[np.maximum(m.best, 0)], -1)
+    # units timed on two phases are judged on the held FPs
+    on = np.arange(n) if held is None else held
+    aliases = _alias_map(white, geo.centre, m.shift[on], labels[on], geo.max_lag, cp)
+    del white, load
+    labels, best, shifts, aligned = _join_aliases(aliases, labels, best, m.shift)
+    out = _Labels(_drop_small(labels, cp), best, shifts, m.residual, m.isolation, aligned, noise)
+    if held is not None:
+        _sort_leftovers(out, read_white, times, len(held), geo, noise_w, params, seed)
+    return out
+
+
+def _sort_leftovers(
+    out: _Labels,
+    read_white: Callable[[np.ndarray], np.ndarray],
+    times: np.ndarray,
+    n_held: int,
+    geo: _Windows,
+    noise_w: np.ndarray,
+    params: SortingParams,
+    seed: int,
+) -> None:
+    """Units among the FPs that the units found on the held FPs explain poorly (in place).
+
+    Beyond the memory budget, units are found on a subset of the FPs; a
+    unit that discharged only a few times, or only late in the recording,
+    may have too few FPs there, and its FPs are left unassigned or absorbed
+    by a unit of alike shape. The FPs left unassigned and those whose
+    residual exceeds :data:`POOR_FIT` times their unit's median (up to the
+    budget, spread in time) are sorted again; the units found are matched
+    with all of them (an assigned FP moves when the new unit fits it
+    better); a unit that :func:`merge_units` judges one with a unit found
+    already is dropped (that unit's template explains its FPs poorly, as
+    when all FPs are held), and its FPs stay as they were.
+    """
+    cp = params.cluster
+    poor = out.labels < 0
+    for u in np.unique(out.labels[out.labels >= 0]):
+        members = np.flatnonzero(out.labels == u)
+        r = out.residual[members]
+        poor[members[r > POOR_FIT * max(float(np.median(r)), POOR_FLOOR)]] = True
+    left = np.flatnonzero(poor)
+    if len(left) < max(2, min(cp.min_cluster_size, max(cp.small_unit_size, 2))):
+        return
+    held = left[_spread(times[left], n_held)]
+    white = read_white(held)
+    peak = energy_peak_shifts(white, geo.centre, geo.max_shift)
+    found, templates = _find_units(white, peak, geo, noise_w, params, seed)
+    del white
+    if len(found) == 0:
+        return
+    masks = template_channels(templates, noise_w)
+    m = _match(
+        lambda a, b: read_white(left[a:b]),
+        len(left),
+        geo.block,
+        geo.centre,
+        templates,
+        masks,
+        geo.max_lag,
+        cp,
+        cp.overlap,
+        noise_w,
+    )
+    base = int(out.labels.max(initial=-1)) + 1
+    better = (out.labels[left] < 0) | (m.residual < out.residual[left])
+    proposed = _drop_small(np.where((m.unit >= 0) & better, base + m.unit, -1), cp)
+    new_ids = np.unique(proposed[proposed >= 0])
+    if len(new_ids) == 0:
+        return
+    old_ids = np.unique(out.labels[out.labels >= 0])
+    per = max(4, min(MAX_MERGE_MEMBERS, n_held // (len(old_ids) + len(new_ids))))
+    rows, group, shift = [], [], []
+    for u in old_ids:
+        members = np.flatnonzero((out.labels == u) & out.aligned)
+        members = members[_spread(times[members], per)]
+        rows.append(members)
+        group.append(np.full(len(members), u))
+        shift.append(out.shifts[members])
+    for v in new_ids:
+        pos = np.flatnonzero(proposed == v)
+        pos = pos[_spread(times[left[pos]], per)]
+        rows.append(left[pos])
+        group.append(np.full(len(pos), v))
+        shift.append(m.shift[pos])
+    index = np.concatenate(rows)
+    was = np.concatenate(group).astype(np.int64)
+    before = np.concatenate(shift).astype(np.int64)
+    merged, after = merge_units(
+        read_white(index), geo.centre, before, was, geo.half, geo.max_lag, noise_w, cp
+    )
+    moved = after - before
+    target = {}
+    for v in new_ids:
+        mine = was == v
+        values, counts = np.unique(merged[mine], return_counts=True)
+        joined = np.unique(was[merged == values[counts.argmax()]])
+        old = joined[joined < base]
+        if len(old):
+            # one unit with a unit found already, whose template explains
+            # these FPs poorly or not at all: they stay as they were
+            logger.debug("unit found among unassigned FPs is unit %d: left alone", int(old[0]))
+            continue
+        to = int(joined.min())
+        lag = int(np.median(moved[mine])) - int(np.median(moved[was == to])) if to != v else 0
+        target[int(v)] = (to, lag)
+    accepted = np.flatnonzero(np.isin(proposed, list(target)))
+    if len(accepted) == 0:
+        return
+    to_id = np.array([target[int(v)][0] for v in proposed[accepted]], dtype=np.int64)
+    lags = np.array([target[int(v)][1] for v in proposed[accepted]], dtype=np.int64)
+    rows_all = left[accepted]
+    out.labels[rows_all] = to_id
+    out.shifts[rows_all] = m.shift[accepted] + lags
+    out.best[rows_all] = to_id
+    out.residual[rows_all] = m.residual[accepted]
+    out.isolation[rows_all] = m.isolation[accepted]
+    out.aligned[rows_all] = True
+    logger.info(
+        "%d unassigned or poorly fit FPs sorted again: %d joined %d units",
+        len(left),
+        len(rows_all),
+        len({t for t, _ in target.values()}),
+    )
 
 
 # sorting runs many small matrix products: one BLAS thread is several
 # times faster than a team of threads woken for each of them
 @threadpool_limits.wrap(limits=1, user_api="blas")
 def sort_units(
-    snippets: np.ndarray,
+    snippets: np.ndarray | SnippetSource,
     times_s: np.ndarray,
     fs: float,
     grid: Grid | None = None,
@@ -367,9 +857,13 @@ def sort_units(
 
     Parameters
     ----------
-    snippets : ndarray, shape (n_fp, n_window, n_channels)
+    snippets : ndarray, shape (n_fp, n_window, n_channels), or SnippetSource
         Band-passed snippets around each FP (µV), e.g. from
-        :func:`~fasciq.units.snippets.extract_snippets`.
+        :func:`~fasciq.units.snippets.extract_snippets`, or an object that
+        reads them on demand (:class:`~fasciq.units.snippets.SnippetSource`,
+        such as :class:`~fasciq.units.snippets.SnippetRows`): then only what
+        ``params.memory_mb`` allows is held at once. The array is never
+        changed.
     times_s : array of float, shape (n_fp,)
         FP times (s).
     fs : float
@@ -403,14 +897,24 @@ def sort_units(
     DataError
         If the snippets are not 3-D, hold NaN or do not match the times or
         the grid.
+
+    Notes
+    -----
+    Memory stays within about ``params.memory_mb`` (see
+    :class:`~fasciq.units.params.SortingParams`): beyond it, units are
+    found on FPs spread over the recording and every FP is assigned by
+    template matching, block by block.
     """
     t_start = time.perf_counter()
     params = params or SortingParams()
     cp = params.cluster
-    snippets = np.asarray(snippets, dtype=np.float32)
+    if isinstance(snippets, SnippetSource) and not isinstance(snippets, np.ndarray):
+        source: np.ndarray | SnippetSource = snippets
+    else:
+        source = np.asarray(snippets, dtype=np.float32)
     times = np.asarray(times_s, dtype=np.float64).reshape(-1)
-    _check_inputs(snippets, times, grid)
-    n, n_win, _n_ch = snippets.shape
+    _check_inputs(source, times, grid)
+    n, n_win, n_ch = (int(v) for v in source.shape)
     centre = n_win // 2 if centre is None else int(centre)
     if analysed_s is None:
         analysed_s = float(times.max() - times.min()) if n > 1 else 0.0
@@ -421,121 +925,28 @@ def sort_units(
     max_lag = min(max_lag, centre, n_win - 1 - centre)
     room = min(centre, n_win - 1 - centre) - max_lag
     half = max(1, min(round(cp.feature_ms * fs / 1000.0), room))
-    if noise_uv is None:
-        noise = noise_from_edges(snippets, round(0.003 * fs))
-    else:
-        noise = np.asarray(noise_uv, dtype=np.float64).reshape(-1)
-    labels = np.full(n, -1, dtype=np.int64)
-    shifts = np.zeros(n, dtype=np.int64)
-    residual = np.ones(n)
-    isolation = np.zeros(n)
-    best = np.full(n, -1, dtype=np.int64)
-    unit_ids = np.zeros(0, dtype=np.int64)
-    aligned = np.ones(n, dtype=bool)
-    if n >= 2:
-        # sort in noise-whitened units: a noisy channel weighs as little as its
-        # noise warrants, and every threshold reads in noise σ
-        scale = np.maximum(noise, max(0.25 * float(np.median(noise)), 1e-6)).astype(np.float32)
-        white = snippets / scale
-        noise_w = (noise / scale).astype(np.float64)
-        shifts = energy_peak_shifts(white, centre, max_shift)
-        peak_shifts = shifts.copy()
-        fit = np.arange(n)
-        if n > cp.max_fit:
-            fit = np.unique(np.linspace(0, n - 1, cp.max_fit).astype(np.int64))
-        fit_labels, fit_shifts = _cluster(
-            white[fit], centre, shifts[fit], half, max_lag, noise_w, params, seed
+    # the budget holds the whitened snippets and about as much again in
+    # windows cut from them
+    per_fp = 4 * max(n_win * n_ch, 1)
+    n_held = max(MIN_HELD, int(params.memory_mb * 2**20) // (2 * per_fp))
+    held = None if n <= n_held else _spread(times, n_held)
+    if held is not None:
+        logger.info(
+            "%d FPs exceed the sorting memory budget (%g MiB): units are found on %d FPs "
+            "spread over the recording, and every FP is matched block by block",
+            n,
+            params.memory_mb,
+            n_held,
         )
-        unit_ids = np.unique(fit_labels[fit_labels >= 0])
-        windows = take_windows(white[fit], centre, fit_shifts, half)
-        templates = unit_templates(windows, fit_labels, unit_ids)
-        for final in (False, True):
-            if len(unit_ids) == 0:
-                break
-            masks = template_channels(templates, noise_w)
-            m = match_templates(
-                white,
-                centre,
-                templates,
-                masks,
-                max_lag,
-                cp.match_threshold,
-                overlap=final and cp.overlap,
-                noise_uv=noise_w,
-            )
-            labels = np.where(m.unit >= 0, unit_ids[np.maximum(m.unit, 0)], -1)
-            best = np.where(m.best >= 0, unit_ids[np.maximum(m.best, 0)], -1)
-            shifts, residual, isolation = m.shift, m.residual, m.isolation
-            if final:
-                labels, best, shifts, aligned = _join_aliases(
-                    white, centre, shifts, labels, best, max_lag, cp
-                )
-                # a unit needs a few discharges (one or two FPs are not a unit)
-                ids, counts = np.unique(labels[labels >= 0], return_counts=True)
-                labels[np.isin(labels, ids[counts < max(2, cp.small_unit_size)])] = -1
-                unit_ids = np.unique(labels[labels >= 0])
-                break
-            # rebuild templates on every FP at its matched shift, then merge again
-            counts = np.array([(labels == u).sum() for u in unit_ids])
-            small = unit_ids[counts < max(2, cp.min_cluster_size // 2)]
-            labels[np.isin(labels, small)] = -1
-            labels, shifts = merge_units(white, centre, shifts, labels, half, max_lag, noise_w, cp)
-            unit_ids = np.unique(labels[labels >= 0])
-            windows = take_windows(white, centre, shifts, half)
-            templates = unit_templates(windows, labels, unit_ids)
-            if cp.small_unit_size:
-                labels, shifts = _second_pass(
-                    white,
-                    centre,
-                    shifts,
-                    peak_shifts,
-                    labels,
-                    templates,
-                    unit_ids,
-                    half,
-                    max_lag,
-                    noise_w,
-                    cp,
-                )
-                unit_ids = np.unique(labels[labels >= 0])
-                windows = take_windows(white, centre, shifts, half)
-                templates = unit_templates(windows, labels, unit_ids)
-            counts = np.array([(labels == u).sum() for u in unit_ids])
-            composite = composite_templates(templates, counts, max_shift)
-            if composite.any():
-                logger.debug("dissolved %d overlap clusters", int(composite.sum()))
-                labels[np.isin(labels, unit_ids[composite])] = -1
-                unit_ids, templates = unit_ids[~composite], templates[~composite]
-            if cp.max_incoherence > 0:
-                labels, shifts = regroup_incoherent(
-                    white, centre, shifts, peak_shifts, labels, half, max_lag, noise_w, cp
-                )
-                unit_ids = np.unique(labels[labels >= 0])
-                windows = take_windows(white, centre, shifts, half)
-                templates = unit_templates(windows, labels, unit_ids)
-            redundant = np.zeros(len(unit_ids), dtype=bool)
-            if cp.redundant_fraction > 0:
-                index = np.where(np.isin(labels, unit_ids), np.searchsorted(unit_ids, labels), -1)
-                redundant = redundant_templates(
-                    white,
-                    centre,
-                    templates,
-                    index,
-                    max_lag,
-                    cp.match_threshold,
-                    noise_w,
-                    max_fraction=cp.redundant_fraction,
-                    min_gain=cp.redundant_gain,
-                )
-            if redundant.any():
-                logger.debug("dropped %d redundant small units", int(redundant.sum()))
-                labels[np.isin(labels, unit_ids[redundant])] = -1
-                unit_ids, templates = unit_ids[~redundant], templates[~redundant]
-    elif n == 1:
+    block = max(16, min(MATCH_BLOCK_BYTES // per_fp, n_held))
+    geo = _Windows(centre, max_shift, half, max_lag, block)
+    out = _assign(source, times, held, noise_uv, fs, geo, params, seed)
+    labels, best = out.labels, out.best
+    if n == 1:
         labels = np.zeros(1, dtype=np.int64)
-        residual = np.zeros(1)
+        out.residual = np.zeros(1)
         best = labels.copy()
-        unit_ids = np.zeros(1, dtype=np.int64)
+    unit_ids = np.unique(labels[labels >= 0])
     # renumber: most discharges first, ties by first discharge
     order = sorted(
         unit_ids.tolist(),
@@ -548,8 +959,13 @@ def sort_units(
     new_id = {u: i for i, u in enumerate(order)}
     labels = np.array([new_id.get(int(u), -1) for u in labels], dtype=np.int64)
     best = np.array([new_id.get(int(u), -1) for u in best], dtype=np.int64)
+
+    def load(index: np.ndarray) -> np.ndarray:
+        return _read(source, index)
+
     result = _describe(
-        snippets,
+        load,
+        None if held is None else MAX_DESCRIBED,
         times,
         fs,
         grid,
@@ -557,13 +973,13 @@ def sort_units(
         seed,
         centre,
         long_half,
-        shifts,
-        aligned,
+        out.shifts,
+        out.aligned,
         labels,
         best,
-        residual,
-        isolation,
-        noise,
+        out.residual,
+        out.isolation,
+        out.noise,
         analysed_s,
         channel_labels,
     )
@@ -579,7 +995,8 @@ def sort_units(
 
 
 def _describe(
-    snippets: np.ndarray,
+    load: Callable[[np.ndarray], np.ndarray],
+    limit: int | None,
     times: np.ndarray,
     fs: float,
     grid: Grid | None,
@@ -597,15 +1014,19 @@ def _describe(
     analysed_s: float,
     channel_labels: list[str] | tuple[str, ...] | None,
 ) -> SortingResult:
-    """Templates, per-unit table and patterns of a labelled set of FPs."""
+    """Templates, per-unit table and patterns of a labelled set of FPs.
+
+    ``load(index)`` gives the snippets (µV) of FPs ``index``; with
+    ``limit``, the waveform figures of a unit come from at most ``limit`` of
+    its discharges, in runs of consecutive discharges spread over the
+    recording (counts, rates, intervals and patterns use every discharge).
+    """
     dp, pp, cp = params.describe, params.patterns, params.cluster
     n_units = int(labels.max(initial=-1)) + 1
     rows = []
     templates: dict[int, np.ndarray] = {}
     examples: dict[int, np.ndarray] = {}
     trains: dict[int, np.ndarray] = {}
-    minutes = analysed_s / 60.0
-    totals = {"doublets": 0, "isolated": 0, "continual": 0}
     for u in range(n_units):
         members = np.flatnonzero(labels == u)
         members = members[np.argsort(times[members], kind="stable")]
@@ -613,13 +1034,16 @@ def _describe(
         trains[u] = t
         # shape from the discharges timed on the unit's main phase (see _join_aliases)
         shaped = members[aligned[members]] if aligned[members].any() else members
-        wins = take_windows(snippets[shaped], centre, shifts[shaped], long_half)
+        chosen = shaped
+        if limit is not None and len(shaped) > limit:
+            chosen = shaped[_runs(len(shaped), limit)]
+        wins = take_windows(load(chosen), centre, shifts[chosen], long_half)
         template = np.median(wins, axis=0).astype(np.float32)
         templates[u] = template
-        pick = np.linspace(0, len(shaped) - 1, min(N_EXAMPLES, len(shaped))).astype(int)
+        pick = np.linspace(0, len(chosen) - 1, min(N_EXAMPLES, len(chosen))).astype(int)
         examples[u] = wins[pick].astype(np.float32)
         mask = template_channels(template[None], noise)[0]
-        variability = shape_variability(wins, template, mask, noise)
+        variability = unit_shape_variability(wins, template, mask, noise)
         stability = float(np.median(variability)) if len(variability) >= 2 else float("nan")
         morph = template_morphology(template, noise, len(shaped), fs, dp)
         if grid is not None and len(shaped) >= dp.min_cv_discharges:
@@ -627,15 +1051,7 @@ def _describe(
             iz, cv = prop.iz_mm, prop.cv_m_s
         else:
             iz = cv = float("nan")
-        isi = np.diff(t)
-        pattern = train_pattern(t, pp)
-        for key in totals:
-            totals[key] += getattr(pattern, key)
-        if minutes > 0:
-            rate = len(members) / minutes
-            low, high = poisson_ci(len(members), minutes)
-        else:
-            rate = low = high = float("nan")
+        discharges = _discharge_columns(t, analysed_s, pp)
         judged = best == u
         fit_fraction = (
             float((residual[judged] < cp.match_threshold).mean()) if judged.any() else 0.0
@@ -644,15 +1060,8 @@ def _describe(
         ch = morph["peak_channel"]
         rows.append(
             {
+                **discharges,
                 "unit": u,
-                "n_fp": len(members),
-                "rate_per_min": rate,
-                "rate_ci_low": low,
-                "rate_ci_high": high,
-                "median_isi_s": float(np.median(isi)) if isi.size else float("nan"),
-                "isi_cov": float(isi.std() / isi.mean())
-                if isi.size >= 2 and isi.mean() > 0
-                else float("nan"),
                 "amplitude_uv": morph["amplitude_uv"],
                 "duration_ms": morph["duration_ms"],
                 "phases": morph["phases"],
@@ -665,23 +1074,89 @@ def _describe(
                     not (stability > dp.unstable_threshold)
                     or morph["amplitude_uv"] < dp.min_stability_snr * noise[ch]
                 ),
-                "doublets": pattern.doublets,
-                "isolated": pattern.isolated,
-                "continual": pattern.continual,
                 "quality": float(np.clip(iso, 0.0, 1.0) * fit_fraction),
                 "peak_channel": channel_labels[ch] if channel_labels is not None else ch,
                 "isolation": iso,
                 "fit_fraction": fit_fraction,
                 "jiggle": jiggle(wins, mask, noise),
-                "first_s": float(t[0]),
-                "last_s": float(t[-1]),
             }
         )
     units = pd.DataFrame(rows, columns=list(UNIT_COLUMNS)) if rows else _empty_units()
+    patterns = _patterns(units, trains, times, analysed_s, pp, seed)
+    return SortingResult(
+        labels=labels,
+        units=units,
+        templates=templates,
+        examples=examples,
+        patterns=patterns,
+        fs=float(fs),
+        analysed_s=float(analysed_s),
+        params=params,
+        shifts=shifts.astype(np.int64),
+        residual=np.asarray(residual, dtype=np.float64),
+        seed=int(seed),
+    )
+
+
+#: Columns of ``units.csv`` computed from the discharge times alone.
+DISCHARGE_COLUMNS = (
+    "n_fp",
+    "rate_per_min",
+    "rate_ci_low",
+    "rate_ci_high",
+    "median_isi_s",
+    "isi_cov",
+    "doublets",
+    "isolated",
+    "continual",
+    "first_s",
+    "last_s",
+)
+
+
+def _discharge_columns(t: np.ndarray, analysed_s: float, pp: PatternParams) -> dict[str, Any]:
+    """:data:`DISCHARGE_COLUMNS` of one unit from its discharge times (sorted)."""
+    minutes = analysed_s / 60.0
+    isi = np.diff(t)
+    pattern = train_pattern(t, pp)
+    if minutes > 0:
+        rate = len(t) / minutes
+        low, high = poisson_ci(len(t), minutes)
+    else:
+        rate = low = high = float("nan")
+    return {
+        "n_fp": len(t),
+        "rate_per_min": rate,
+        "rate_ci_low": low,
+        "rate_ci_high": high,
+        "median_isi_s": float(np.median(isi)) if isi.size else float("nan"),
+        "isi_cov": float(isi.std() / isi.mean())
+        if isi.size >= 2 and isi.mean() > 0
+        else float("nan"),
+        "doublets": pattern.doublets,
+        "isolated": pattern.isolated,
+        "continual": pattern.continual,
+        "first_s": float(t[0]) if len(t) else float("nan"),
+        "last_s": float(t[-1]) if len(t) else float("nan"),
+    }
+
+
+def _patterns(
+    units: pd.DataFrame,
+    trains: dict[int, np.ndarray],
+    times: np.ndarray,
+    analysed_s: float,
+    pp: PatternParams,
+    seed: int,
+) -> dict[str, Any]:
+    """Pattern totals over the units and the time-locked pairs of their trains."""
+    totals = {
+        k: int(units[k].sum()) if len(units) else 0 for k in ("doublets", "isolated", "continual")
+    }
     span = analysed_s if analysed_s > 0 else (float(times.max()) if len(times) else 0.0)
     span = max(span, float(times.max()) + 1e-3) if len(times) else span
     locked = time_locked_pairs(trains, span, pp, seed)
-    patterns = {
+    return {
         **totals,
         "time_locked_pairs": len(locked),
         "locked": [
@@ -695,17 +1170,85 @@ def _describe(
             for p in locked
         ],
     }
-    return SortingResult(
+
+
+def update_unit_statistics(
+    sorting: SortingResult, times_s: np.ndarray, units: np.ndarray
+) -> SortingResult:
+    """The sorting with its discharge statistics recomputed from a final FP table.
+
+    After sorting, an analysis may move, relabel, drop or add FPs (template
+    peeling of dense stretches separates overlapping discharges). This
+    recomputes every figure that depends on the discharge times alone
+    (:data:`DISCHARGE_COLUMNS`: counts, rates with their confidence
+    interval, intervals, double, isolated and continual discharges, first
+    and last discharge) and the pattern totals and time-locked pairs, from
+    the final times and units; the waveform figures (template, amplitude,
+    morphology, innervation zone, conduction velocity, stability, quality)
+    are kept. A unit left without any FP is dropped (with its template).
+
+    Parameters
+    ----------
+    sorting : SortingResult
+        The sorting of the first-pass FPs.
+    times_s : array of float, shape (n_fp,)
+        Final FP times (s).
+    units : array of int, shape (n_fp,)
+        Final unit of each FP (-1: none).
+
+    Returns
+    -------
+    SortingResult
+        A new result (``sorting`` is not changed) whose ``labels`` are
+        ``units``.
+
+    Raises
+    ------
+    DataError
+        If times and units differ in length, a time is not finite, or a
+        unit is not one of the sorting's.
+    """
+    times = np.asarray(times_s, dtype=np.float64).reshape(-1)
+    labels = np.asarray(units).reshape(-1).astype(np.int64)
+    if len(times) != len(labels):
+        raise DataError(
+            f"{len(times)} FP times for {len(labels)} unit labels",
+            fix="give the time_s and unit columns of one FP table",
+            source="FP table",
+        )
+    if not np.isfinite(times).all():
+        raise DataError(
+            "FP times contain NaN or infinite values",
+            fix="give finite FP times in seconds",
+            source="FP table",
+        )
+    known = sorting.units["unit"].to_numpy(dtype=np.int64)
+    strange = np.setdiff1d(labels[labels >= 0], known)
+    if strange.size:
+        raise DataError(
+            f"unit(s) {', '.join(map(str, strange[:5].tolist()))} of the FP table are not "
+            "units of the sorting",
+            fix="label FPs with the units of this sorting (or -1)",
+            source="FP table",
+        )
+    pp = sorting.params.patterns
+    rows, trains = [], {}
+    for row in sorting.units.to_dict(orient="records"):
+        u = int(row["unit"])
+        t = np.sort(times[labels == u])
+        if len(t) == 0:
+            logger.info("unit %d keeps no FP in the final table: dropped", u)
+            continue
+        trains[u] = t
+        rows.append({**row, **_discharge_columns(t, sorting.analysed_s, pp)})
+    table = pd.DataFrame(rows, columns=list(UNIT_COLUMNS)) if rows else _empty_units()
+    return dataclasses.replace(
+        sorting,
         labels=labels,
-        units=units,
-        templates=templates,
-        examples=examples,
-        patterns=patterns,
-        fs=float(fs),
-        analysed_s=float(analysed_s),
-        params=params,
-        shifts=shifts.astype(np.int64),
-        residual=np.asarray(residual, dtype=np.float64),
+        units=table,
+        templates={u: v for u, v in sorting.templates.items() if u in trains},
+        examples={u: v for u, v in sorting.examples.items() if u in trains},
+        patterns=_patterns(table, trains, times, sorting.analysed_s, pp, sorting.seed),
     )
 
 

@@ -336,8 +336,12 @@ def composite_templates(
 
     Overlapping discharges of two units that recur at similar lags form a
     dense group of their own; its template is then explained by two others
-    placed at two shifts. Such groups are dissolved, and their FPs left to
-    the two-template fit of :func:`match_templates`.
+    placed at two shifts, while neither alone explains it. Such groups are
+    dissolved, and their FPs left to the two-template fit of
+    :func:`match_templates`. A template that one other template already
+    explains to within ``max_residual``, or whose second part carries less
+    than ``max_residual`` of its energy, is no composite (the second part
+    would only fit the difference between two alike units).
 
     Parameters
     ----------
@@ -373,13 +377,22 @@ def composite_templates(
         far = np.arange(-half, half + 1)
         k1, s1, _ = _best_single(x, centre, templates[others], near)
         p1 = _place(templates[others[k1]], len(x), centre, s1)
+        energy = float(np.square(x).sum())
+        if energy <= 0 or float(np.square(x - p1).sum()) < max_residual * energy:
+            # one template alone explains it: a variant of that unit or a
+            # distinct unit of alike shape, not an overlap of two
+            continue
         rest = np.delete(others, k1)
         k2, s2, gain = _best_single(x - p1, centre, templates[rest], far)
         if gain <= 0:
             continue
         p2 = _place(templates[rest[k2]], len(x), centre, s2)
-        energy = float(np.square(x).sum())
-        if energy > 0 and float(np.square(x - p1 - p2).sum()) < max_residual * energy:
+        # an overlap of two discharges: the second part carries a share of
+        # the energy as large as the residual allowed (a few percent fitted
+        # by a second template is the difference between two alike units)
+        second = float(np.square(p2).sum())
+        fitted = float(np.square(x - p1 - p2).sum()) < max_residual * energy
+        if fitted and second >= max_residual * energy:
             out[c] = True
     return out
 
