@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from fasciq.signal.robust import median as fast_median
 from fasciq.units.features import (
     fit_features,
     peak_to_peak,
@@ -176,6 +177,11 @@ def _lagged_similarities(
     return best, pos - max_lag, np.clip(frac, -0.5, 0.5)
 
 
+def _rows(snippets: np.ndarray, rows: np.ndarray, channels: np.ndarray) -> np.ndarray:
+    """``snippets[rows][:, :, channels]`` (whole rows first: contiguous copies)."""
+    return np.take(snippets[rows], channels, axis=2)
+
+
 def separation(
     windows_a: np.ndarray, windows_b: np.ndarray, mask: np.ndarray, noise_uv: np.ndarray
 ) -> float:
@@ -310,7 +316,7 @@ def merge_units(
             key_t = (int(units[i]), len(m))
             if key_t not in kept:
                 m = _spread_subset(m, MAX_MERGE_MEMBERS)
-                kept[key_t] = np.median(
+                kept[key_t] = fast_median(
                     take_windows(snippets[m], centre, shifts[m], half + max_lag), axis=0
                 )
             wide[i] = kept[key_t]
@@ -343,14 +349,20 @@ def merge_units(
                     ):
                         mi = _spread_subset(members[i], MAX_MERGE_MEMBERS)
                         mj = _spread_subset(members[j], MAX_MERGE_MEMBERS)
-                        wa = take_windows(snippets[mi], centre, shifts[mi], half)
+                        # only the compared channels are gathered
+                        ch = np.flatnonzero(masks[i] | masks[j])
+                        wa = take_windows(_rows(snippets, mi, ch), centre, shifts[mi], half)
                         # compared at the sub-sample lag: one unit's discharges
                         # aligned half a sample apart differ, for a large MUAP,
                         # by many times the noise
                         wb = take_windows_fractional(
-                            snippets[mj], centre, shifts[mj] + lag, float(fracs[i, j]), half
+                            _rows(snippets, mj, ch),
+                            centre,
+                            shifts[mj] + lag,
+                            float(fracs[i, j]),
+                            half,
                         )
-                        dprime = separation(wa, wb, masks[i] | masks[j], noise_uv)
+                        dprime = separation(wa, wb, np.ones(len(ch), dtype=bool), noise_uv[ch])
                         # twins may differ in detail (an unstable unit's variants),
                         # yet never be as separable as two units; a small cluster
                         # with a large one's map and shape is a group of its
@@ -626,7 +638,7 @@ def small_units(
         members = np.flatnonzero(groups == g)
         if members.size < min_size:
             continue
-        p2p = peak_to_peak(np.median(windows[members], axis=0)[None])[0]
+        p2p = peak_to_peak(fast_median(windows[members], axis=0)[None])[0]
         if (p2p / np.maximum(noise_uv, 1e-12)).max() < min_snr:
             continue
         labels[members] = k
@@ -698,7 +710,7 @@ def regroup_incoherent(
         members = np.flatnonzero(labels == u)
         if len(members) < 2:
             continue
-        template = np.median(windows[members], axis=0)
+        template = fast_median(windows[members], axis=0)
         mask = template_channels(template[None], noise_uv)[0]
         variability = shape_variability(windows[members], template, mask, noise_uv)
         if float(np.median(variability)) > params.max_incoherence:

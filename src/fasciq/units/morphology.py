@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from fasciq.detect.features import waveform_features
+from fasciq.signal.robust import median as fast_median
 from fasciq.units.params import DescribeParams
 
 
@@ -162,7 +163,7 @@ def unit_shape_variability(
     others = np.ones(n, dtype=bool)
     for i in range(n):
         others[i] = False
-        own = np.median(windows[others], axis=0)
+        own = fast_median(windows[others], axis=0)
         out[i] = shape_variability(windows[i : i + 1], own, mask, noise_uv, (n - 1) / n)[0]
         others[i] = True
     return out

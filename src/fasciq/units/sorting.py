@@ -59,6 +59,7 @@ from fasciq.detect.rates import poisson_ci
 from fasciq.errors import DataError
 from fasciq.grids.grid import Grid
 from fasciq.recording import Recording
+from fasciq.signal.robust import median as fast_median
 from fasciq.units.clustering import (
     alias_groups,
     density_clusters,
@@ -338,7 +339,9 @@ def _templates(
         if members.size > MAX_TEMPLATE_MEMBERS:
             members = members[np.linspace(0, members.size - 1, MAX_TEMPLATE_MEMBERS).astype(int)]
         if members.size:
-            out[i] = np.median(take_windows(white[members], centre, shifts[members], half), axis=0)
+            out[i] = fast_median(
+                take_windows(white[members], centre, shifts[members], half), axis=0
+            )
     return out
 
 
@@ -1038,7 +1041,7 @@ def _describe(
         if limit is not None and len(shaped) > limit:
             chosen = shaped[_runs(len(shaped), limit)]
         wins = take_windows(load(chosen), centre, shifts[chosen], long_half)
-        template = np.median(wins, axis=0).astype(np.float32)
+        template = fast_median(wins, axis=0).astype(np.float32)
         templates[u] = template
         pick = np.linspace(0, len(chosen) - 1, min(N_EXAMPLES, len(chosen))).astype(int)
         examples[u] = wins[pick].astype(np.float32)

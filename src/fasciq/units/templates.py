@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fasciq.signal.robust import median as fast_median
 from fasciq.units.features import peak_to_peak, take_windows
 
 #: A template's channels carry at least this fraction of its largest peak-to-peak.
@@ -53,7 +54,7 @@ def unit_templates(windows: np.ndarray, labels: np.ndarray, units: np.ndarray) -
         if members.size > MAX_TEMPLATE_MEMBERS:
             members = members[np.linspace(0, members.size - 1, MAX_TEMPLATE_MEMBERS).astype(int)]
         if members.size:
-            out[i] = np.median(windows[members], axis=0)
+            out[i] = fast_median(windows[members], axis=0)
     return out
 
 
