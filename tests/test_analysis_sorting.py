@@ -100,3 +100,20 @@ def test_unit_statistics_describe_the_peeled_table(tmp_path):
     assert doublets > plain.summary["doublets"] + 20
     units_csv, _ = save_sorting(result.sorting, tmp_path)
     assert pd.read_csv(units_csv).set_index("unit")["n_fp"].to_dict() == counts.to_dict()
+
+
+def test_template_discovery_runs_inside_analyze():
+    # [peel] discover_rounds adds units found in the peeling residual; their
+    # discharges are reported unsorted and the result stays close to the truth
+    sim = simulate(preset="succinylcholine", duration_s=30.0, seed=8)
+    rec = sim.recording.load()
+    plain = fasciq.analyze(rec)
+    params = fasciq.AnalysisParams.from_dict({"peel": {"discover_rounds": 1}})
+    found = fasciq.analyze(rec, params)
+    assert found.summary["params"]["peel"]["discover_rounds"] == 1
+    f1_plain = evaluate_result(plain, sim.truth)["f1"]
+    f1_found = evaluate_result(found, sim.truth)["f1"]
+    assert f1_found > 0.6
+    assert abs(f1_found - f1_plain) < 0.1
+    # units found only in the residual carry no sorted unit
+    assert set(found.fasciculations["unit"].unique()) <= set(found.units["unit"]) | {-1}

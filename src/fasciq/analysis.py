@@ -790,6 +790,7 @@ def _peel(
         snippets: np.ndarray, times_s: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         from fasciq.units.sorting import sort_units
+        from fasciq.units.templates import place_template
 
         found_units = sort_units(
             snippets,
@@ -801,14 +802,17 @@ def _peel(
             noise_uv=noise,
         )
         ids = found_units.units["unit"].to_numpy()
-        length = templates.shape[1]
-        out = np.zeros((len(ids), length, templates.shape[2]), dtype=np.float32)
-        for i, u in enumerate(ids):
-            t = found_units.templates[int(u)]
-            # the sorting's template is centred in its own (shorter) window
-            off = centre - t.shape[0] // 2
-            a0, a1 = max(0, off), min(length, off + t.shape[0])
-            out[i, a0:a1] = t[a0 - off : a1 - off]
+        # the sorting's templates are centred in their own (shorter) windows
+        out = (
+            np.stack(
+                [
+                    place_template(found_units.templates[int(u)], templates.shape[1], centre, 0)
+                    for u in ids
+                ]
+            )
+            if len(ids)
+            else np.zeros((0, *templates.shape[1:]), dtype=np.float32)
+        )
         stats = found_units.units
         return out, stats["stability"].to_numpy(float), stats["n_fp"].to_numpy(float)
 

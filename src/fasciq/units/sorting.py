@@ -61,6 +61,7 @@ from fasciq.grids.grid import Grid
 from fasciq.recording import Recording
 from fasciq.signal.robust import median as fast_median
 from fasciq.units.clustering import (
+    MAX_MERGE_MEMBERS,
     alias_groups,
     density_clusters,
     merge_units,
@@ -81,13 +82,13 @@ from fasciq.units.snippets import (
     window_samples,
 )
 from fasciq.units.templates import (
-    MAX_TEMPLATE_MEMBERS,
     Matches,
     composite_templates,
     match_templates,
     noise_from_edges,
     redundant_templates,
     template_channels,
+    template_members,
 )
 
 #: Columns of ``units.csv``, in order.
@@ -147,10 +148,6 @@ MATCH_BLOCK_BYTES = 32 * 2**20
 
 #: FPs held for finding units whatever the memory budget.
 MIN_HELD = 200
-
-#: Most discharges per unit compared when units found among the FPs left
-#: unassigned are merged with the others (as in ``merge_units``).
-MAX_MERGE_MEMBERS = 200
 
 
 @dataclass
@@ -335,9 +332,7 @@ def _templates(
     """
     out = np.zeros((len(units), 2 * half + 1, white.shape[2]), dtype=np.float32)
     for i, u in enumerate(units):
-        members = np.flatnonzero(labels == u)
-        if members.size > MAX_TEMPLATE_MEMBERS:
-            members = members[np.linspace(0, members.size - 1, MAX_TEMPLATE_MEMBERS).astype(int)]
+        members = template_members(labels, u)
         if members.size:
             out[i] = fast_median(
                 take_windows(white[members], centre, shifts[members], half), axis=0

@@ -50,12 +50,18 @@ def unit_templates(windows: np.ndarray, labels: np.ndarray, units: np.ndarray) -
     """
     out = np.zeros((len(units), *windows.shape[1:]), dtype=np.float32)
     for i, u in enumerate(units):
-        members = np.flatnonzero(labels == u)
-        if members.size > MAX_TEMPLATE_MEMBERS:
-            members = members[np.linspace(0, members.size - 1, MAX_TEMPLATE_MEMBERS).astype(int)]
+        members = template_members(labels, u)
         if members.size:
             out[i] = fast_median(windows[members], axis=0)
     return out
+
+
+def template_members(labels: np.ndarray, unit: int) -> np.ndarray:
+    """FPs a unit's median template is built from (at most ``MAX_TEMPLATE_MEMBERS``, spread)."""
+    members = np.flatnonzero(labels == unit)
+    if members.size > MAX_TEMPLATE_MEMBERS:
+        members = members[np.linspace(0, members.size - 1, MAX_TEMPLATE_MEMBERS).astype(int)]
+    return members
 
 
 def template_channels(templates: np.ndarray, noise_uv: np.ndarray | None = None) -> np.ndarray:
@@ -223,7 +229,9 @@ def match_templates(
             # kept when it halves the residual (in the window, or over the whole
             # snippet while removing far more than noise)
             x = snippets[i].astype(np.float64)
-            one = float(np.square(x - _place(templates[unit[i]], n_snip, centre, shift[i])).sum())
+            one = float(
+                np.square(x - place_template(templates[unit[i]], n_snip, centre, shift[i])).sum()
+            )
             two = fit[4] * float(np.square(x).sum())
             if fit[4] < 0.5 * full[i] or one - two > max(OVERLAP_NOISE * noise_energy, 0.5 * one):
                 unit[i], shift[i], overlap_unit[i], residual[i] = fit[:4]
@@ -242,7 +250,7 @@ def match_templates(
     return Matches(np.where(accepted, best, -1), best, shift, residual, isolation, overlap_unit)
 
 
-def _place(template: np.ndarray, n_snippet: int, centre: int, shift: int) -> np.ndarray:
+def place_template(template: np.ndarray, n_snippet: int, centre: int, shift: int) -> np.ndarray:
     """A snippet-length array holding ``template`` centred at ``centre + shift``."""
     half = (template.shape[0] - 1) // 2
     out = np.zeros((n_snippet, template.shape[1]), dtype=np.float32)
@@ -287,14 +295,14 @@ def _fit_two(
     far = np.arange(-wide, wide + 1)
     k1, s1, _ = _best_single(x, centre, templates[first : first + 1], near)
     k1 = first
-    p1 = _place(templates[k1], n_snip, centre, s1)
+    p1 = place_template(templates[k1], n_snip, centre, s1)
     k2, s2, gain = _best_single(x - p1, centre, templates, far)
     if gain <= 0:
         return None
-    p2 = _place(templates[k2], n_snip, centre, s2)
+    p2 = place_template(templates[k2], n_snip, centre, s2)
     # refit the first template once the second is accounted for
     k1, s1, _ = _best_single(x - p2, centre, templates, near)
-    p1 = _place(templates[k1], n_snip, centre, s1)
+    p1 = place_template(templates[k1], n_snip, centre, s1)
     mask = masks[k1] | masks[k2]
     r = float(_masked_ratio(x[None], (p1 + p2)[None], mask[None])[0])
     every = np.ones((1, x.shape[1]), dtype=bool)
@@ -377,7 +385,7 @@ def composite_templates(
         near = np.arange(-max_shift, max_shift + 1)
         far = np.arange(-half, half + 1)
         k1, s1, _ = _best_single(x, centre, templates[others], near)
-        p1 = _place(templates[others[k1]], len(x), centre, s1)
+        p1 = place_template(templates[others[k1]], len(x), centre, s1)
         energy = float(np.square(x).sum())
         if energy <= 0 or float(np.square(x - p1).sum()) < max_residual * energy:
             # one template alone explains it: a variant of that unit or a
@@ -387,7 +395,7 @@ def composite_templates(
         k2, s2, gain = _best_single(x - p1, centre, templates[rest], far)
         if gain <= 0:
             continue
-        p2 = _place(templates[rest[k2]], len(x), centre, s2)
+        p2 = place_template(templates[rest[k2]], len(x), centre, s2)
         # an overlap of two discharges: the second part carries a share of
         # the energy as large as the residual allowed (a few percent fitted
         # by a second template is the difference between two alike units)
