@@ -21,16 +21,20 @@ dissolved and regrouped by :func:`regroup_incoherent`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import partial
+
 import numpy as np
 
 from fasciq.signal.robust import median as fast_median
 from fasciq.units.features import (
+    LANCZOS_A,
     fit_features,
     peak_to_peak,
     take_windows,
-    take_windows_fractional,
 )
 from fasciq.units.morphology import shape_variability
+from fasciq.units.parallel import ordered_map
 from fasciq.units.params import ClusterParams
 from fasciq.units.templates import template_channels
 
@@ -182,6 +186,11 @@ def _rows(snippets: np.ndarray, rows: np.ndarray, channels: np.ndarray) -> np.nd
     return np.take(snippets[rows], channels, axis=2)
 
 
+def _sum_squares(x: np.ndarray) -> float:
+    """``Σ x²`` of a 2-D float32 array (rows in float32, their total in float64)."""
+    return float(np.einsum("ij,ij->i", x, x).sum(dtype=np.float64))
+
+
 def separation(
     windows_a: np.ndarray, windows_b: np.ndarray, mask: np.ndarray, noise_uv: np.ndarray
 ) -> float:
@@ -212,25 +221,164 @@ def separation(
     -------
     float
     """
-    a = windows_a[:, :, mask].astype(np.float64)
-    b = windows_b[:, :, mask].astype(np.float64)
+    # float32 windows with float64 sums: the cost is in passes over the windows
+    a = np.asarray(windows_a if mask.all() else windows_a[:, :, mask], dtype=np.float32)
+    b = np.asarray(windows_b if mask.all() else windows_b[:, :, mask], dtype=np.float32)
     na, nb = len(a), len(b)
-    ma, mb = a.mean(axis=0), b.mean(axis=0)
+    a, b = a.reshape(na, -1), b.reshape(nb, -1)
+    ma, mb = a.mean(axis=0, dtype=np.float64), b.mean(axis=0, dtype=np.float64)
     d = ma - mb
-    dist2 = float(np.square(d).sum())
+    dist2 = float(d @ d)
     if dist2 == 0:
         return 0.0
-    floor_total = a.shape[1] * float(np.square(noise_uv[mask]).sum())
-    trace_a = float(np.square(a - ma).sum()) / max(na - 1, 1)
-    trace_b = float(np.square(b - mb).sum()) / max(nb - 1, 1)
+    var = np.square(noise_uv[mask])
+    n_t = windows_a.shape[1]
+    floor_total = n_t * float(var.sum())
+    ca = a - ma.astype(np.float32)
+    cb = b - mb.astype(np.float32)
+    trace_a = _sum_squares(ca) / max(na - 1, 1)
+    trace_b = _sum_squares(cb) / max(nb - 1, 1)
     bias = max(trace_a, floor_total) / na + max(trace_b, floor_total) / nb
     d /= np.sqrt(dist2)
-    pa = np.einsum("ntc,tc->n", a, d)
-    pb = np.einsum("ntc,tc->n", b, d)
-    floor = float((np.square(d) * np.square(noise_uv[mask])[None, :]).sum())
+    # the centred projections on the unit vector joining the means
+    unit = d.astype(np.float32)
+    pa = (ca @ unit).astype(np.float64)
+    pb = (cb @ unit).astype(np.float64)
+    floor = float((np.square(d).reshape(n_t, -1) @ var).sum())
     dof = max(na + nb - 2, 1)
     spread = float((np.square(pa - pa.mean()).sum() + np.square(pb - pb.mean()).sum()) / dof)
     return float(np.sqrt(max(dist2 - bias, 0.0) / max(spread, floor, 1e-12)))
+
+
+@dataclass(frozen=True)
+class _Moments:
+    """A cluster's compared discharges, cut once a round, with their mean and spread."""
+
+    windows: np.ndarray  # (n, n_window, n_channels), float32
+    mean: np.ndarray  # (n_window, n_channels), float64
+    scatter: np.ndarray  # Σ over discharges of (x − mean)², (n_window, n_channels)
+
+    @classmethod
+    def of(
+        cls, snippets: np.ndarray, centre: int, shifts: np.ndarray, reach: int, rows: np.ndarray
+    ) -> _Moments:
+        """Moments of the discharges ``rows``, ``reach`` samples either side."""
+        x = np.ascontiguousarray(take_windows(snippets[rows], centre, shifts[rows], reach))
+        mean = x.mean(axis=0, dtype=np.float64)
+        centred = x - mean.astype(np.float32)
+        return cls(x, mean, np.einsum("ntc,ntc->tc", centred, centred).astype(np.float64))
+
+
+def _lanczos_taps(frac: float) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets and weights of :func:`~fasciq.units.features.shift_windows`'s interpolation."""
+    if frac == 0:
+        return np.zeros(1, dtype=np.int64), np.ones(1)
+    base = int(np.floor(frac))
+    taps = np.arange(-LANCZOS_A + 1, LANCZOS_A + 1)
+    x = taps - (frac - base)
+    weights = np.sinc(x) * np.sinc(x / LANCZOS_A)
+    return taps + base, weights / weights.sum()
+
+
+def _moment_separation(
+    a: _Moments,
+    b: _Moments,
+    reach: int,
+    half: int,
+    lag: int,
+    frac: float,
+    channels: np.ndarray,
+    noise_uv: np.ndarray,
+) -> float:
+    """:func:`separation` of ``a`` and of ``b`` shifted ``lag + frac`` samples, from moments.
+
+    The interpolation of ``b`` is linear, so its mean is the interpolated
+    mean, and each discharge's projection on the line joining the means is
+    its raw window's projection on the interpolation's transpose of that
+    line: two matrix-vector products, with no interpolated copy of the
+    discharges. Only ``b``'s total scatter is read at the whole-sample lag
+    (the interpolation of band-limited discharges keeps it to within a few
+    per cent, and it enters only the noise correction divided by ``n_b``).
+    """
+    na, nb = len(a.windows), len(b.windows)
+    n_t = 2 * half + 1
+    mask = np.zeros(a.mean.shape[1], dtype=bool)
+    mask[channels] = True
+    ia = slice(reach - half, reach + half + 1)
+    offsets, weights = _lanczos_taps(frac)
+    start = reach + lag - half  # b's window at the whole-sample lag
+    mb = np.zeros((n_t, mask.size))
+    for off, w in zip(offsets, weights, strict=True):
+        mb += w * b.mean[start + off : start + off + n_t]
+    d = np.where(mask[None, :], a.mean[ia] - mb, 0.0)
+    dist2 = float(np.square(d).sum())
+    if dist2 == 0:
+        return 0.0
+    var = np.square(np.asarray(noise_uv, dtype=np.float64))
+    floor_total = n_t * float(var[mask].sum())
+    trace_a = float(a.scatter[ia][:, mask].sum()) / max(na - 1, 1)
+    trace_b = float(b.scatter[start : start + n_t][:, mask].sum()) / max(nb - 1, 1)
+    bias = max(trace_a, floor_total) / na + max(trace_b, floor_total) / nb
+    d /= np.sqrt(dist2)
+    # b's discharges are read through the transpose of the interpolation
+    db = np.zeros_like(b.mean)
+    for off, w in zip(offsets, weights, strict=True):
+        db[start + off : start + off + n_t] += w * d
+    pa = a.windows[:, ia].reshape(na, -1) @ d.astype(np.float32).ravel()
+    pb = b.windows.reshape(nb, -1) @ db.astype(np.float32).ravel()
+    pa, pb = pa.astype(np.float64), pb.astype(np.float64)
+    floor = float((np.square(d) @ var).sum())
+    dof = max(na + nb - 2, 1)
+    spread = float((np.square(pa - pa.mean()).sum() + np.square(pb - pb.mean()).sum()) / dof)
+    return float(np.sqrt(max(dist2 - bias, 0.0) / max(spread, floor, 1e-12)))
+
+
+@dataclass(frozen=True)
+class _Pair:
+    """Two clusters to compare: their rows in the round's windows, channels, lag and likeness."""
+
+    a: int
+    b: int
+    channels: np.ndarray
+    lag: int
+    frac: float
+    similarity: float
+    map_correlation: float
+    alike: bool
+    sizes: tuple[int, int]
+
+
+def _twins(
+    moments: dict[int, _Moments],
+    reach: int,
+    half: int,
+    noise_uv: np.ndarray,
+    cp: ClusterParams,
+    pair: _Pair,
+) -> bool:
+    """Whether the discharges of two clusters are not separable (one unit).
+
+    ``moments[i]`` holds cluster ``i``'s compared discharges, aligned,
+    ``reach`` samples either side of the alignment.
+    """
+    dprime = _moment_separation(
+        moments[pair.a], moments[pair.b], reach, half, pair.lag, pair.frac, pair.channels, noise_uv
+    )
+    # twins may differ in detail (an unstable unit's variants), yet never be
+    # as separable as two units; a small cluster with a large one's map and
+    # shape is a group of its variants (overlapped or drifting discharges)
+    small, large = sorted(pair.sizes)
+    satellite = (
+        small * SATELLITE_RATIO <= large
+        and pair.similarity >= SATELLITE_CORRELATION
+        and pair.map_correlation >= SATELLITE_MAP_CORRELATION
+    )
+    limit = cp.merge_dprime
+    if satellite:
+        limit *= SATELLITE_DPRIME
+    elif pair.alike:
+        limit *= TWIN_DPRIME
+    return bool(dprime < limit)
 
 
 def merge_units(
@@ -305,28 +453,37 @@ def merge_units(
     # clusters that did not change keep their template and their judgements
     judged: dict[tuple[int, int, int, int], tuple[bool, float, int]] = {}
     kept: dict[tuple[int, int], np.ndarray] = {}
+    # compared discharges are cut wide enough for every lag and the
+    # sub-sample interpolation
+    reach = half + max_lag + LANCZOS_A + 1
     for _ in range(max_rounds):
         units = np.unique(labels[labels >= 0])
         k = len(units)
         if k < 2:
             break
         members = [np.flatnonzero(labels == u) for u in units]
-        wide = np.zeros((k, 2 * (half + max_lag) + 1, snippets.shape[2]), dtype=np.float32)
-        for i, m in enumerate(members):
-            key_t = (int(units[i]), len(m))
-            if key_t not in kept:
-                m = _spread_subset(m, MAX_MERGE_MEMBERS)
-                kept[key_t] = fast_median(
-                    take_windows(snippets[m], centre, shifts[m], half + max_lag), axis=0
-                )
-            wide[i] = kept[key_t]
+        keys = [(int(u), len(m)) for u, m in zip(units, members, strict=True)]
+        new = [i for i, key in enumerate(keys) if key not in kept]
+        # templates of new clusters, in threads
+        medians = ordered_map(
+            lambda m: fast_median(
+                take_windows(snippets[m], centre, shifts[m], half + max_lag), axis=0
+            ),
+            [_spread_subset(members[i], MAX_MERGE_MEMBERS) for i in new],
+        )
+        kept.update((keys[i], t) for i, t in zip(new, medians, strict=True))
+        wide = np.stack([kept[key] for key in keys]).astype(np.float32, copy=False)
         core = wide[:, max_lag : max_lag + 2 * half + 1]
         masks = template_channels(core, noise_uv)
         p2p = peak_to_peak(core)
         top = p2p.max(axis=1)
         maps = _map_correlations(p2p)
         sims, lags_ij, fracs = _lagged_similarities(wide, max_lag)
-        candidates = []
+        # pairs judged before keep their judgement; the others that qualify
+        # are compared (in threads: each comparison is independent)
+        verdicts: dict[tuple[int, int], tuple[bool, float, int]] = {}
+        jobs: list[tuple[int, int, tuple[int, int, int, int]]] = []
+        pairs: list[_Pair] = []
         for i in range(k):
             for j in range(i + 1, k):
                 mc = maps[i, j]
@@ -335,54 +492,50 @@ def merge_units(
                 sim, lag = float(sims[i, j]), int(lags_ij[i, j])
                 key = (int(units[i]), int(units[j]), len(members[i]), len(members[j]))
                 if key in judged:
-                    twin, sim, lag = judged[key]
-                else:
-                    ratio = max(top[i], top[j]) / max(min(top[i], top[j]), 1e-12)
-                    alike = (
-                        sim >= cp.merge_correlation
-                        and mc >= cp.merge_map_correlation
-                        and ratio <= cp.merge_amplitude_ratio
-                    )
-                    twin = False
-                    if alike or (
-                        sim >= cp.merge_min_correlation and mc >= cp.merge_min_map_correlation
-                    ):
-                        mi = _spread_subset(members[i], MAX_MERGE_MEMBERS)
-                        mj = _spread_subset(members[j], MAX_MERGE_MEMBERS)
-                        # only the compared channels are gathered
-                        ch = np.flatnonzero(masks[i] | masks[j])
-                        wa = take_windows(_rows(snippets, mi, ch), centre, shifts[mi], half)
-                        # compared at the sub-sample lag: one unit's discharges
-                        # aligned half a sample apart differ, for a large MUAP,
-                        # by many times the noise
-                        wb = take_windows_fractional(
-                            _rows(snippets, mj, ch),
-                            centre,
-                            shifts[mj] + lag,
+                    verdicts[i, j] = judged[key]
+                    continue
+                ratio = max(top[i], top[j]) / max(min(top[i], top[j]), 1e-12)
+                alike = (
+                    sim >= cp.merge_correlation
+                    and mc >= cp.merge_map_correlation
+                    and ratio <= cp.merge_amplitude_ratio
+                )
+                if alike or (
+                    sim >= cp.merge_min_correlation and mc >= cp.merge_min_map_correlation
+                ):
+                    jobs.append((i, j, key))
+                    pairs.append(
+                        _Pair(
+                            i,
+                            j,
+                            np.flatnonzero(masks[i] | masks[j]),
+                            lag,
                             float(fracs[i, j]),
-                            half,
+                            sim,
+                            float(mc),
+                            alike,
+                            (len(members[i]), len(members[j])),
                         )
-                        dprime = separation(wa, wb, np.ones(len(ch), dtype=bool), noise_uv[ch])
-                        # twins may differ in detail (an unstable unit's variants),
-                        # yet never be as separable as two units; a small cluster
-                        # with a large one's map and shape is a group of its
-                        # variants (overlapped or drifting discharges)
-                        small, large = sorted((len(members[i]), len(members[j])))
-                        satellite = (
-                            small * SATELLITE_RATIO <= large
-                            and sim >= SATELLITE_CORRELATION
-                            and mc >= SATELLITE_MAP_CORRELATION
-                        )
-                        limit = cp.merge_dprime
-                        if satellite:
-                            limit *= SATELLITE_DPRIME
-                        elif alike:
-                            limit *= TWIN_DPRIME
-                        twin = dprime < limit
+                    )
+                else:
                     # a pair of unchanged clusters is judged once
-                    judged[key] = (twin, sim, lag)
-                if twin:
-                    candidates.append((sim, i, j, lag))
+                    judged[key] = verdicts[i, j] = (False, sim, lag)
+
+        # each compared cluster's discharges are cut once a round
+        compared = sorted({p.a for p in pairs} | {p.b for p in pairs})
+        cut = ordered_map(
+            partial(_Moments.of, snippets, centre, shifts, reach),
+            [_spread_subset(members[i], MAX_MERGE_MEMBERS) for i in compared],
+        )
+        moments = dict(zip(compared, cut, strict=True))
+        del cut
+        twins = ordered_map(partial(_twins, moments, reach, half, noise_uv, cp), pairs)
+        del moments
+        for (i, j, key), twin in zip(jobs, twins, strict=True):
+            judged[key] = verdicts[i, j] = (twin, float(sims[i, j]), int(lags_ij[i, j]))
+        candidates = [
+            (sim, i, j, lag) for (i, j), (twin, sim, lag) in sorted(verdicts.items()) if twin
+        ]
         if not candidates:
             break
         # complete linkage: a group forms only if every pair in it may merge
@@ -569,21 +722,38 @@ def pair_distances(
     n, n_t, _ = x.shape
     if n == 0:
         return np.zeros((0, 0))
-    active = (peak_to_peak(x) >= 5.0 * noise_uv[None, :]).astype(np.float32)
-    var = np.square(noise_uv).astype(np.float32)
-    energy_tc = np.square(x).sum(axis=1)  # (n, n_channels)
-    out = np.empty((n, n))
-    for i in range(n):
-        m = np.maximum(active[i][None, :], active)
-        expected = 2.0 * n_t * (m * var[None, :]).sum(axis=1)
-        signal = (m * (energy_tc[i][None, :] + energy_tc)).sum(axis=1)
-        best = np.full(n, np.inf)
-        for lag in range(-max_lag, max_lag + 1):
-            lo, hi = max(0, lag), min(n_t, n_t + lag)
-            diff = x[i][None, lo - lag : hi - lag] - x[:, lo:hi]
-            d = (np.square(diff).sum(axis=1) * m).sum(axis=1)
-            best = np.minimum(best, d / np.maximum(expected + tolerance * signal, 1e-12))
-        out[i] = best
+    # the channels of a pair are those either discharge is active on:
+    # m = 1 − (1 − a_i)(1 − a_j), so every sum over them is a sum over all
+    # channels less one over the channels neither is active on, and each
+    # is a matrix product over all pairs at once
+    active = peak_to_peak(x) >= 5.0 * noise_uv[None, :]
+    idle = (~active).astype(np.float64)  # (n, n_channels)
+    var = np.square(np.asarray(noise_uv, dtype=np.float64))
+    expected = 2.0 * n_t * (var.sum() - (idle * var[None, :]) @ idle.T)
+    energy = np.einsum("ntc,ntc->nc", x, x, dtype=np.float64)  # (n, n_channels)
+    total = energy.sum(axis=1)
+    signal = total[:, None] + total[None, :] - (idle * energy) @ idle.T - idle @ (idle * energy).T
+    denom = np.maximum(expected + tolerance * signal, 1e-12)
+    out = np.full((n, n), np.inf)
+    for lag in range(-max_lag, max_lag + 1):
+        lo, hi = max(0, lag), min(n_t, n_t + lag)
+        p = x[:, lo - lag : hi - lag].astype(np.float64)  # row discharge, shifted
+        q = x[:, lo:hi].astype(np.float64)
+        ep = np.einsum("ntc,ntc->nc", p, p)
+        eq = np.einsum("ntc,ntc->nc", q, q)
+        # Σ_c m (E_p,i + E_q,j − 2 <p_i, q_j>) over the pair's channels
+        cross = p.reshape(n, -1) @ q.reshape(n, -1).T
+        p_idle = (p * idle[:, None, :]).reshape(n, -1)
+        q_idle = (q * idle[:, None, :]).reshape(n, -1)
+        cross -= p_idle @ q_idle.T
+        d = (
+            ep.sum(axis=1)[:, None]
+            - (idle * ep) @ idle.T
+            + eq.sum(axis=1)[None, :]
+            - idle @ (idle * eq).T
+            - 2.0 * cross
+        )
+        np.minimum(out, np.maximum(d, 0.0) / denom, out=out)
     out = np.minimum(out, out.T)
     np.fill_diagonal(out, 0.0)
     return out
@@ -646,6 +816,21 @@ def small_units(
     return labels
 
 
+def _incoherence(
+    snippets: np.ndarray,
+    centre: int,
+    shifts: np.ndarray,
+    half: int,
+    noise_uv: np.ndarray,
+    members: np.ndarray,
+) -> float:
+    """Median shape variability of a cluster's discharges against its own median."""
+    windows = take_windows(snippets[members], centre, shifts[members], half)
+    template = fast_median(windows, axis=0)
+    mask = template_channels(template[None], noise_uv)[0]
+    return float(np.median(shape_variability(windows, template, mask, noise_uv)))
+
+
 def regroup_incoherent(
     snippets: np.ndarray,
     centre: int,
@@ -704,16 +889,15 @@ def regroup_incoherent(
     units = np.unique(labels[labels >= 0])
     if len(units) == 0 or params.max_incoherence <= 0:
         return labels, shifts
-    windows = take_windows(snippets, centre, shifts, half)
+    groups = [np.flatnonzero(labels == u) for u in units]
+    groups = [m for m in groups if len(m) >= 2]
+    # each cluster is judged on its own, in threads
+    incoherence = ordered_map(
+        partial(_incoherence, snippets, centre, shifts, half, noise_uv), groups
+    )
     loose = np.zeros(len(labels), dtype=bool)
-    for u in units:
-        members = np.flatnonzero(labels == u)
-        if len(members) < 2:
-            continue
-        template = fast_median(windows[members], axis=0)
-        mask = template_channels(template[None], noise_uv)[0]
-        variability = shape_variability(windows[members], template, mask, noise_uv)
-        if float(np.median(variability)) > params.max_incoherence:
+    for members, value in zip(groups, incoherence, strict=True):
+        if value > params.max_incoherence:
             loose[members] = True
     if not loose.any():
         return labels, shifts
@@ -731,6 +915,30 @@ def regroup_incoherent(
     labels[idx[found]] = labels.max(initial=-1) + 1 + groups[found]
     shifts[idx[found]] = peak_shifts[idx[found]]
     return merge_units(snippets, centre, shifts, labels, half, max_lag, noise_uv, params)
+
+
+def _split_one(
+    windows: np.ndarray,
+    min_cluster_size: int,
+    min_fraction: float,
+    seed: int,
+    members: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Parts, and the part of each member, when a cluster falls apart on its own features."""
+    from sklearn.cluster import HDBSCAN
+
+    local = windows[members]
+    space = fit_features(local, 12, 4, 3, 1.0, seed)
+    feats = space.transform(local)
+    size = max(min_cluster_size, int(np.ceil(min_fraction * members.size)))
+    sub = HDBSCAN(min_cluster_size=size, min_samples=min_cluster_size, copy=True).fit_predict(feats)
+    parts = np.unique(sub[sub >= 0])
+    if parts.size < 2:
+        return None
+    # unclustered members go to the nearest part centre
+    centres = np.stack([feats[sub == p].mean(axis=0) for p in parts])
+    nearest = ((feats[:, None, :] - centres[None]) ** 2).sum(-1).argmin(axis=1)
+    return parts, parts[nearest]
 
 
 def split_clusters(
@@ -767,26 +975,16 @@ def split_clusters(
     for _ in range(depth):
         changed = False
         next_label = int(labels.max(initial=-1)) + 1
-        for u in np.unique(labels[labels >= 0]):
-            members = np.flatnonzero(labels == u)
-            if members.size < 2 * min_cluster_size:
+        groups = [np.flatnonzero(labels == u) for u in np.unique(labels[labels >= 0])]
+        groups = [m for m in groups if m.size >= 2 * min_cluster_size]
+        # clusters are re-clustered in threads, each on its own
+        parts_of = ordered_map(
+            partial(_split_one, windows, min_cluster_size, min_fraction, seed), groups
+        )
+        for members, assigned in zip(groups, parts_of, strict=True):
+            if assigned is None:
                 continue
-            local = windows[members]
-            space = fit_features(local, 12, 4, 3, 1.0, seed)
-            feats = space.transform(local)
-            size = max(min_cluster_size, int(np.ceil(min_fraction * members.size)))
-            from sklearn.cluster import HDBSCAN
-
-            sub = HDBSCAN(
-                min_cluster_size=size, min_samples=min_cluster_size, copy=True
-            ).fit_predict(feats)
-            parts = np.unique(sub[sub >= 0])
-            if parts.size < 2:
-                continue
-            # unclustered members go to the nearest part centre
-            centres = np.stack([feats[sub == p].mean(axis=0) for p in parts])
-            nearest = ((feats[:, None, :] - centres[None]) ** 2).sum(-1).argmin(axis=1)
-            assigned = parts[nearest]
+            parts, assigned = assigned
             for p in parts[1:]:
                 labels[members[assigned == p]] = next_label
                 next_label += 1

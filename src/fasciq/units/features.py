@@ -97,8 +97,27 @@ def take_windows_fractional(
     -------
     ndarray, shape (n_fp, 2 * half + 1, n_channels)
     """
+    wide = take_windows(snippets, centre, shifts, half + LANCZOS_A)
+    return shift_windows(wide, delta, half)
+
+
+def shift_windows(wide: np.ndarray, delta: float, half: int) -> np.ndarray:
+    """The middle ``2 * half + 1`` samples of windows, re-sampled ``delta`` of a sample later.
+
+    Parameters
+    ----------
+    wide : ndarray, shape (n, 2 * (half + LANCZOS_A) + 1, n_channels)
+        Windows with :data:`LANCZOS_A` samples to spare on each side.
+    delta : float
+        Shift in samples (``|delta| < 1``; Lanczos interpolation).
+    half : int
+        Half-width of the windows returned.
+
+    Returns
+    -------
+    ndarray, shape (n, 2 * half + 1, n_channels)
+    """
     a = LANCZOS_A
-    wide = take_windows(snippets, centre, shifts, half + a)
     if delta == 0:
         return wide[:, a : a + 2 * half + 1]
     base = int(np.floor(delta))
@@ -108,11 +127,14 @@ def take_windows_fractional(
     weights = np.sinc(x) * np.sinc(x / a)
     weights /= weights.sum()
     n_out = 2 * half + 1
-    out = np.zeros((wide.shape[0], n_out, wide.shape[2]), dtype=np.float64)
-    for j, w in zip(taps, weights, strict=True):
+    dtype = np.result_type(wide.dtype, np.float32)
+    out = np.zeros((wide.shape[0], n_out, wide.shape[2]), dtype=dtype)
+    term = np.empty_like(out)
+    for j, w in zip(taps, weights.astype(dtype), strict=True):
         start = a + base + j
-        out += w * wide[:, start : start + n_out]
-    return out.astype(wide.dtype)
+        np.multiply(wide[:, start : start + n_out], w, out=term)
+        out += term
+    return out.astype(wide.dtype, copy=False)
 
 
 def peak_to_peak(windows: np.ndarray) -> np.ndarray:

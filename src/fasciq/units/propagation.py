@@ -235,7 +235,11 @@ def ml_delay(groups: list[np.ndarray], fs: float, min_delay_s: float, max_delay_
         return -total
 
     grid = np.linspace(min_delay_s, max_delay_s, 200)
-    values = np.array([cost(t) for t in grid])
+    # the coarse search evaluates every delay of the grid at once
+    values = np.zeros(len(grid))
+    for spec, k in zip(spectra, steps, strict=True):
+        phase = np.exp(2j * np.pi * freqs[None, :, None] * k[None, None, :] * grid[:, None, None])
+        values -= np.square(np.abs((spec[None] * phase).sum(axis=2))).sum(axis=1)
     i = int(values.argmin())
     lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]
     if hi <= lo:

@@ -71,6 +71,7 @@ from fasciq.units.clustering import (
 )
 from fasciq.units.features import energy_peak_shifts, fit_features, take_windows
 from fasciq.units.morphology import jiggle, template_morphology, unit_shape_variability
+from fasciq.units.parallel import ordered_map, sorting_threads
 from fasciq.units.params import ClusterParams, PatternParams, SnippetParams, SortingParams
 from fasciq.units.patterns import time_locked_pairs, train_pattern
 from fasciq.units.propagation import estimate_propagation
@@ -331,12 +332,16 @@ def _templates(
     windows of every FP, without holding those windows.
     """
     out = np.zeros((len(units), 2 * half + 1, white.shape[2]), dtype=np.float32)
-    for i, u in enumerate(units):
-        members = template_members(labels, u)
-        if members.size:
-            out[i] = fast_median(
-                take_windows(white[members], centre, shifts[members], half), axis=0
-            )
+
+    def median(members: np.ndarray) -> np.ndarray | None:
+        if not members.size:
+            return None
+        return fast_median(take_windows(white[members], centre, shifts[members], half), axis=0)
+
+    # one unit's median in each thread
+    for i, t in enumerate(ordered_map(median, [template_members(labels, u) for u in units])):
+        if t is not None:
+            out[i] = t
     return out
 
 
@@ -363,11 +368,13 @@ def _match(
 ) -> Matches:
     """:func:`match_templates` block by block (``load(a, b)`` gives FPs ``a..b-1``).
 
-    Every FP is matched on its own, so the result equals one call on all FPs.
+    Every FP is matched on its own, so the result equals one call on all FPs
+    (whatever the block length and the number of threads).
     """
-    parts = [
-        match_templates(
-            load(a, min(n, a + block)),
+
+    def match(x: np.ndarray) -> Matches:
+        return match_templates(
+            x,
             centre,
             templates,
             masks,
@@ -376,8 +383,9 @@ def _match(
             overlap=overlap,
             noise_uv=noise_w,
         )
-        for a in range(0, n, block)
-    ]
+
+    # blocks are read in this thread (a file is not shared) and matched in threads
+    parts = ordered_map(match, range(0, n, block), prepare=lambda a: load(a, min(n, a + block)))
     if not parts:
         parts = [match_templates(load(0, 0), centre, templates, masks, max_lag, 1.0)]
     return Matches(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(Matches)))
@@ -439,14 +447,19 @@ def _second_pass(
     masks = template_channels(templates, noise)
     candidate = labels < 0
     n_t = 2 * half + 1
-    for i, u in enumerate(unit_ids):
-        members = np.flatnonzero(labels == u)
+
+    def poor(i: int) -> np.ndarray:
+        # members whose residual against their unit's template is unusually large
+        members = np.flatnonzero(labels == unit_ids[i])
         m = masks[i]
         expected = n_t * float(np.square(noise[m]).sum())
         windows = take_windows(snippets[members], centre, shifts[members], half)
         excess = np.square(windows[:, :, m] - templates[i][None, :, m]).sum(axis=(1, 2))
         excess /= max(expected, 1e-12)
-        candidate[members[excess > POOR_FIT * max(float(np.median(excess)), 1.0)]] = True
+        return members[excess > POOR_FIT * max(float(np.median(excess)), 1.0)]
+
+    for members in ordered_map(poor, range(len(unit_ids))):
+        candidate[members] = True
     idx = np.flatnonzero(candidate)
     if len(idx) > MAX_SECOND_PASS:
         windows = take_windows(snippets[idx], centre, shifts[idx], half)
@@ -850,6 +863,7 @@ def sort_units(
     analysed_s: float | None = None,
     noise_uv: np.ndarray | None = None,
     channel_labels: list[str] | tuple[str, ...] | None = None,
+    n_jobs: int = 1,
 ) -> SortingResult:
     """Group FPs into putative motor units from their multichannel waveforms.
 
@@ -885,6 +899,10 @@ def sort_units(
         channel weighs as little as its noise warrants.
     channel_labels : sequence of str, optional
         Labels for ``peak_channel`` (indices otherwise).
+    n_jobs : int
+        Threads for the independent comparisons, blocks and units
+        (:mod:`fasciq.units.parallel`); the result is the same for any
+        number.
 
     Returns
     -------
@@ -903,6 +921,25 @@ def sort_units(
     found on FPs spread over the recording and every FP is assigned by
     template matching, block by block.
     """
+    with sorting_threads(n_jobs):
+        return _sort_units(
+            snippets, times_s, fs, grid, params, seed, centre, analysed_s, noise_uv, channel_labels
+        )
+
+
+def _sort_units(
+    snippets: np.ndarray | SnippetSource,
+    times_s: np.ndarray,
+    fs: float,
+    grid: Grid | None,
+    params: SortingParams | None,
+    seed: int,
+    centre: int | None,
+    analysed_s: float | None,
+    noise_uv: np.ndarray | None,
+    channel_labels: list[str] | tuple[str, ...] | None,
+) -> SortingResult:
+    """Body of :func:`sort_units`."""
     t_start = time.perf_counter()
     params = params or SortingParams()
     cp = params.cluster
@@ -1021,64 +1058,71 @@ def _describe(
     """
     dp, pp, cp = params.describe, params.patterns, params.cluster
     n_units = int(labels.max(initial=-1)) + 1
-    rows = []
-    templates: dict[int, np.ndarray] = {}
-    examples: dict[int, np.ndarray] = {}
     trains: dict[int, np.ndarray] = {}
-    for u in range(n_units):
+
+    def gather(u: int) -> tuple[int, np.ndarray, int, np.ndarray]:
+        # snippets are read here, in the calling thread (a file is not shared)
         members = np.flatnonzero(labels == u)
         members = members[np.argsort(times[members], kind="stable")]
-        t = times[members]
-        trains[u] = t
+        trains[u] = times[members]
         # shape from the discharges timed on the unit's main phase (see _join_aliases)
         shaped = members[aligned[members]] if aligned[members].any() else members
         chosen = shaped
         if limit is not None and len(shaped) > limit:
             chosen = shaped[_runs(len(shaped), limit)]
         wins = take_windows(load(chosen), centre, shifts[chosen], long_half)
+        return u, members, len(shaped), wins
+
+    def describe(
+        item: tuple[int, np.ndarray, int, np.ndarray],
+    ) -> tuple[dict, np.ndarray, np.ndarray]:
+        u, members, n_shaped, wins = item
         template = fast_median(wins, axis=0).astype(np.float32)
-        templates[u] = template
-        pick = np.linspace(0, len(chosen) - 1, min(N_EXAMPLES, len(chosen))).astype(int)
-        examples[u] = wins[pick].astype(np.float32)
+        pick = np.linspace(0, len(wins) - 1, min(N_EXAMPLES, len(wins))).astype(int)
         mask = template_channels(template[None], noise)[0]
         variability = unit_shape_variability(wins, template, mask, noise)
         stability = float(np.median(variability)) if len(variability) >= 2 else float("nan")
-        morph = template_morphology(template, noise, len(shaped), fs, dp)
-        if grid is not None and len(shaped) >= dp.min_cv_discharges:
+        morph = template_morphology(template, noise, n_shaped, fs, dp)
+        if grid is not None and n_shaped >= dp.min_cv_discharges:
             prop = estimate_propagation(template, grid, fs, dp)
             iz, cv = prop.iz_mm, prop.cv_m_s
         else:
             iz = cv = float("nan")
-        discharges = _discharge_columns(t, analysed_s, pp)
+        discharges = _discharge_columns(times[members], analysed_s, pp)
         judged = best == u
         fit_fraction = (
             float((residual[judged] < cp.match_threshold).mean()) if judged.any() else 0.0
         )
         iso = float(np.mean(isolation[members])) if len(members) else 0.0
         ch = morph["peak_channel"]
-        rows.append(
-            {
-                **discharges,
-                "unit": u,
-                "amplitude_uv": morph["amplitude_uv"],
-                "duration_ms": morph["duration_ms"],
-                "phases": morph["phases"],
-                "turns": morph["turns"],
-                "polyphasic": morph["polyphasic"],
-                "iz_mm": iz,
-                "cv_m_s": cv,
-                "stability": stability,
-                "stable": bool(
-                    not (stability > dp.unstable_threshold)
-                    or morph["amplitude_uv"] < dp.min_stability_snr * noise[ch]
-                ),
-                "quality": float(np.clip(iso, 0.0, 1.0) * fit_fraction),
-                "peak_channel": channel_labels[ch] if channel_labels is not None else ch,
-                "isolation": iso,
-                "fit_fraction": fit_fraction,
-                "jiggle": jiggle(wins, mask, noise),
-            }
-        )
+        row = {
+            **discharges,
+            "unit": u,
+            "amplitude_uv": morph["amplitude_uv"],
+            "duration_ms": morph["duration_ms"],
+            "phases": morph["phases"],
+            "turns": morph["turns"],
+            "polyphasic": morph["polyphasic"],
+            "iz_mm": iz,
+            "cv_m_s": cv,
+            "stability": stability,
+            "stable": bool(
+                not (stability > dp.unstable_threshold)
+                or morph["amplitude_uv"] < dp.min_stability_snr * noise[ch]
+            ),
+            "quality": float(np.clip(iso, 0.0, 1.0) * fit_fraction),
+            "peak_channel": channel_labels[ch] if channel_labels is not None else ch,
+            "isolation": iso,
+            "fit_fraction": fit_fraction,
+            "jiggle": jiggle(wins, mask, noise),
+        }
+        return row, template, wins[pick].astype(np.float32)
+
+    # units are described in threads, each independent of the others
+    described = ordered_map(describe, range(n_units), prepare=gather)
+    rows = [d[0] for d in described]
+    templates = {u: d[1] for u, d in enumerate(described)}
+    examples = {u: d[2] for u, d in enumerate(described)}
     units = pd.DataFrame(rows, columns=list(UNIT_COLUMNS)) if rows else _empty_units()
     patterns = _patterns(units, trains, times, analysed_s, pp, seed)
     return SortingResult(

@@ -120,10 +120,23 @@ class Matches:
 
 def _masked_ratio(x: np.ndarray, fit: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """``Σ (x − fit)² / Σ x²`` over the masked channels, per FP."""
-    w = mask[:, None, :].astype(np.float32)
-    num = (np.square(x - fit) * w).sum(axis=(1, 2))
-    den = (np.square(x) * w).sum(axis=(1, 2))
+    # per-channel energies first: the mask then weighs channels, not samples
+    diff = x - fit
+    w = mask.astype(np.float64)
+    num = (np.einsum("ntc,ntc->nc", diff, diff) * w).sum(axis=1)
+    den = (np.einsum("ntc,ntc->nc", x, x) * w).sum(axis=1)
     return num / np.maximum(den, 1e-12)
+
+
+def _window_at(snippets: np.ndarray, at: int, half: int) -> np.ndarray:
+    """``(n_fp, (2 * half + 1) * n_channels)`` windows of every FP centred at index ``at``.
+
+    A view of the snippets (no copy) when the window lies inside them.
+    """
+    n, n_win, _ = snippets.shape
+    if at - half < 0 or at + half >= n_win:
+        return take_windows(snippets, at, np.zeros(n, dtype=np.int64), half).reshape(n, -1)
+    return snippets[:, at - half : at + half + 1].reshape(n, -1)
 
 
 def match_templates(
@@ -185,12 +198,27 @@ def match_templates(
     best_per_unit = np.full((n, k), np.inf)
     shift_per_unit = np.zeros((n, k), dtype=np.int64)
     empty_fit = np.zeros(n)
-    for s in range(-max_shift, max_shift + 1):
-        x = take_windows(snippets, centre, np.full(n, s), half).reshape(n, -1)
-        xx = np.einsum("nd,nd->n", x, x)
+    shifts = range(-max_shift, max_shift + 1)
+    n_win = snippets.shape[1]
+    inside = centre - max_shift - half >= 0 and centre + max_shift + half < n_win
+    if inside:
+        # every shift of every template in one product with the whole snippets
+        frames = np.zeros((len(shifts), k, n_win, snippets.shape[2]), dtype=np.float32)
+        for i, s in enumerate(shifts):
+            frames[i, :, centre + s - half : centre + s + half + 1] = templates
+        products = snippets.reshape(n, -1) @ frames.reshape(len(shifts) * k, -1).T
+        power = np.einsum("ntc,ntc->nt", snippets, snippets)
+    for i, s in enumerate(shifts):
+        if inside:
+            xx = power[:, centre + s - half : centre + s + half + 1].sum(axis=1)
+            xt = products[:, i * k : (i + 1) * k]
+        else:
+            x = _window_at(snippets, centre + s, half)
+            xx = np.einsum("nd,nd->n", x, x)
+            xt = x @ flat_t.T
         if s == 0:
             empty_fit = xx.astype(np.float64)
-        score = xx[:, None] - 2.0 * (x @ flat_t.T) + tt[None, :]
+        score = xx[:, None] - 2.0 * xt + tt[None, :]
         better = score < best_per_unit
         best_per_unit = np.where(better, score, best_per_unit)
         shift_per_unit = np.where(better, s, shift_per_unit)
