@@ -53,3 +53,31 @@ def test_time_locked_pair_found_and_independent_unit_not() -> None:
     assert pairs[0].latency_s == pytest.approx(0.020, abs=0.001)
     assert pairs[0].count >= 55
     assert pairs[0].p_value < 0.02
+
+
+def test_shuffled_counts_match_one_shuffle_at_a_time() -> None:
+    from fasciq.units.params import PatternParams
+    from fasciq.units.patterns import _peak_count, _shuffled_peak_counts, nearest_latencies
+
+    rng = np.random.default_rng(4)
+    duration = 300.0
+    a = np.sort(rng.uniform(0, duration, 400))
+    # b partly locked to a at 12 ms, partly independent
+    b = np.sort(np.concatenate([a[::3] + 0.012, rng.uniform(0, duration, 150)]) % duration)
+    params = PatternParams()
+    offsets = rng.uniform(0, duration, 50)
+    fast = _shuffled_peak_counts(a, b, offsets, duration, params)
+    slow = [
+        _peak_count(
+            nearest_latencies(a, np.sort(np.mod(b + off, duration)), params.lock_window_s),
+            params.lock_window_s,
+            params.lock_bin_s,
+        )[0]
+        for off in offsets
+    ]
+    np.testing.assert_array_equal(fast, slow)
+    # the shuffles break the lock: their peaks stay far below the locked one
+    locked = _peak_count(
+        nearest_latencies(a, b, params.lock_window_s), params.lock_window_s, params.lock_bin_s
+    )[0]
+    assert locked > 2 * max(slow)

@@ -972,17 +972,21 @@ def split_clusters(
         Labels with split clusters renumbered after the existing ones.
     """
     labels = labels.copy()
+    # a cluster that did not fall apart is not re-clustered at the next level
+    # (the same members and seed give the same answer)
+    whole: set[bytes] = set()
     for _ in range(depth):
         changed = False
         next_label = int(labels.max(initial=-1)) + 1
         groups = [np.flatnonzero(labels == u) for u in np.unique(labels[labels >= 0])]
-        groups = [m for m in groups if m.size >= 2 * min_cluster_size]
+        groups = [m for m in groups if m.size >= 2 * min_cluster_size and m.tobytes() not in whole]
         # clusters are re-clustered in threads, each on its own
         parts_of = ordered_map(
             partial(_split_one, windows, min_cluster_size, min_fraction, seed), groups
         )
         for members, assigned in zip(groups, parts_of, strict=True):
             if assigned is None:
+                whole.add(members.tobytes())
                 continue
             parts, assigned = assigned
             for p in parts[1:]:

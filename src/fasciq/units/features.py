@@ -157,8 +157,9 @@ def informative_channels(windows: np.ndarray, n_channels: int) -> np.ndarray:
     ndarray of int
         Channel indices, in increasing order.
     """
-    var = windows.var(axis=0).sum(axis=0) + np.square(windows.mean(axis=0)).sum(axis=0)
-    keep = np.argsort(-var, kind="stable")[: min(n_channels, windows.shape[2])]
+    # variance about the mean plus the squared mean: the mean power per channel
+    power = np.einsum("ntc,ntc->tc", windows, windows).sum(axis=0, dtype=np.float64)
+    keep = np.argsort(-power, kind="stable")[: min(n_channels, windows.shape[2])]
     return np.sort(keep)
 
 

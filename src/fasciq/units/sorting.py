@@ -1302,6 +1302,7 @@ def sort_recording(
     seed: int = 0,
     *,
     analysed_s: float | None = None,
+    n_jobs: int = 1,
 ) -> SortingResult:
     """Cut snippets around ``times_s`` from ``recording`` and sort them.
 
@@ -1319,6 +1320,8 @@ def sort_recording(
         Seed of the randomized steps.
     analysed_s : float, optional
         Time analysed (rates); the recording's duration by default.
+    n_jobs : int
+        Threads (see :func:`sort_units`).
 
     Returns
     -------
@@ -1339,4 +1342,5 @@ def sort_recording(
         analysed_s=recording.duration_s if analysed_s is None else analysed_s,
         noise_uv=estimate_noise(recording, sos, snippet_params.prescan_s),
         channel_labels=recording.channel_labels,
+        n_jobs=n_jobs,
     )
