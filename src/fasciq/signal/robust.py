@@ -46,7 +46,9 @@ def median(values: np.ndarray, axis: int = 0) -> np.ndarray:
         return np.full(lanes.shape[:-1], np.nan, dtype=lanes.dtype)
     mid = length // 2
     if length <= _SORT_MAX:
-        part = np.sort(lanes, axis=-1)
+        # sorted along the array's own axis: numpy then sorts lanes of
+        # strided memory without first copying the whole array into them
+        part = np.moveaxis(np.sort(np.moveaxis(lanes, -1, axis), axis=axis), axis, -1)
         below = part[..., mid - 1]
     else:
         # one partition index keeps numpy on its vectorised selection

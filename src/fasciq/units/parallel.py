@@ -85,3 +85,26 @@ def ordered_map(
             out.append(pending.popleft().result())
     out.extend(f.result() for f in pending)
     return out
+
+
+def in_background(fn: Callable[..., R], *args: Any) -> Callable[[], R]:
+    """Start ``fn(*args)`` in a thread when a pool is open; the returned call gives its result.
+
+    Without a pool, ``fn`` runs when its result is asked for.
+
+    Parameters
+    ----------
+    fn : callable
+        Work independent of what the calling thread does meanwhile.
+    *args
+        Its arguments.
+
+    Returns
+    -------
+    callable
+        Without arguments: waits for, and returns, ``fn``'s result.
+    """
+    current = _POOL.get()
+    if current is None:
+        return lambda: fn(*args)
+    return current[0].submit(fn, *args).result

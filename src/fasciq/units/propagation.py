@@ -160,16 +160,19 @@ def fit_innervation_zone(times: np.ndarray, mid: np.ndarray, ied_mm: float) -> f
     if len(times) < 3:
         return float("nan")
     candidates = np.arange(mid.min() - ied_mm, mid.max() + ied_mm + 1e-9, 0.25)
+    # the straight-line fit of t on |p − z| for every candidate z at once
+    t = np.asarray(times, dtype=np.float64)
+    d = np.abs(np.asarray(mid, dtype=np.float64)[None, :] - candidates[:, None])
+    dc = d - d.mean(axis=1, keepdims=True)
+    sdd = np.square(dc).sum(axis=1)
+    ok = sdd > 0
+    slope = np.where(ok, (dc * (t - t.mean())[None, :]).sum(axis=1) / np.where(ok, sdd, 1.0), 0.0)
+    offset = t.mean() - slope * d.mean(axis=1)
+    sse = np.square(offset[:, None] + slope[:, None] * d - t[None, :]).sum(axis=1)
     best, best_z = np.inf, float("nan")
-    for z in candidates:
-        d = np.abs(mid - z)
-        design = np.column_stack([np.ones_like(d), d])
-        coef, *_ = np.linalg.lstsq(design, times, rcond=None)
-        if coef[1] < 0:
-            continue
-        sse = float(np.square(design @ coef - times).sum())
-        if sse < best - 1e-12:
-            best, best_z = sse, float(z)
+    for z, b, e in zip(candidates, slope, sse, strict=True):
+        if b >= 0 and e < best - 1e-12:
+            best, best_z = float(e), float(z)
     return best_z
 
 

@@ -71,9 +71,9 @@ from fasciq.units.clustering import (
 )
 from fasciq.units.features import energy_peak_shifts, fit_features, take_windows
 from fasciq.units.morphology import jiggle, template_morphology, unit_shape_variability
-from fasciq.units.parallel import ordered_map, sorting_threads
+from fasciq.units.parallel import in_background, ordered_map, sorting_threads
 from fasciq.units.params import ClusterParams, PatternParams, SnippetParams, SortingParams
-from fasciq.units.patterns import time_locked_pairs, train_pattern
+from fasciq.units.patterns import LockedPair, time_locked_pairs, train_pattern
 from fasciq.units.propagation import estimate_propagation
 from fasciq.units.snippets import (
     SnippetSource,
@@ -1058,13 +1058,17 @@ def _describe(
     """
     dp, pp, cp = params.describe, params.patterns, params.cluster
     n_units = int(labels.max(initial=-1)) + 1
-    trains: dict[int, np.ndarray] = {}
+    ordered = {}
+    for u in range(n_units):
+        members = np.flatnonzero(labels == u)
+        ordered[u] = members[np.argsort(times[members], kind="stable")]
+    trains = {u: times[m] for u, m in ordered.items()}
+    # the time-locked pairs need the trains only: found while the units are described
+    locked = in_background(_locked_pairs, trains, times, analysed_s, pp, seed)
 
     def gather(u: int) -> tuple[int, np.ndarray, int, np.ndarray]:
         # snippets are read here, in the calling thread (a file is not shared)
-        members = np.flatnonzero(labels == u)
-        members = members[np.argsort(times[members], kind="stable")]
-        trains[u] = times[members]
+        members = ordered[u]
         # shape from the discharges timed on the unit's main phase (see _join_aliases)
         shaped = members[aligned[members]] if aligned[members].any() else members
         chosen = shaped
@@ -1124,7 +1128,7 @@ def _describe(
     templates = {u: d[1] for u, d in enumerate(described)}
     examples = {u: d[2] for u, d in enumerate(described)}
     units = pd.DataFrame(rows, columns=list(UNIT_COLUMNS)) if rows else _empty_units()
-    patterns = _patterns(units, trains, times, analysed_s, pp, seed)
+    patterns = _patterns(units, trains, times, analysed_s, pp, seed, locked())
     return SortingResult(
         labels=labels,
         units=units,
@@ -1183,6 +1187,19 @@ def _discharge_columns(t: np.ndarray, analysed_s: float, pp: PatternParams) -> d
     }
 
 
+def _locked_pairs(
+    trains: dict[int, np.ndarray],
+    times: np.ndarray,
+    analysed_s: float,
+    pp: PatternParams,
+    seed: int,
+) -> list[LockedPair]:
+    """Time-locked pairs of the trains, over the analysed time (or the FPs' span)."""
+    span = analysed_s if analysed_s > 0 else (float(times.max()) if len(times) else 0.0)
+    span = max(span, float(times.max()) + 1e-3) if len(times) else span
+    return time_locked_pairs(trains, span, pp, seed)
+
+
 def _patterns(
     units: pd.DataFrame,
     trains: dict[int, np.ndarray],
@@ -1190,14 +1207,17 @@ def _patterns(
     analysed_s: float,
     pp: PatternParams,
     seed: int,
+    locked: list[LockedPair] | None = None,
 ) -> dict[str, Any]:
-    """Pattern totals over the units and the time-locked pairs of their trains."""
+    """Pattern totals over the units and the time-locked pairs of their trains.
+
+    ``locked``: the pairs, when already found (:func:`_locked_pairs`).
+    """
     totals = {
         k: int(units[k].sum()) if len(units) else 0 for k in ("doublets", "isolated", "continual")
     }
-    span = analysed_s if analysed_s > 0 else (float(times.max()) if len(times) else 0.0)
-    span = max(span, float(times.max()) + 1e-3) if len(times) else span
-    locked = time_locked_pairs(trains, span, pp, seed)
+    if locked is None:
+        locked = _locked_pairs(trains, times, analysed_s, pp, seed)
     return {
         **totals,
         "time_locked_pairs": len(locked),
