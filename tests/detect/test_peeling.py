@@ -1,5 +1,7 @@
 """Template peeling: overlapping discharges of different units separated by their templates."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -8,10 +10,12 @@ from fasciq.detect.peeling import (
     _correlate,
     _shifted,
     dense_stretches,
+    learn_templates,
     match_times,
     peak_left,
     peel,
     peeled_features,
+    prune,
 )
 from fasciq.errors import ParameterError
 
@@ -171,6 +175,12 @@ def test_peak_left_reads_each_channel_around_its_sample():
         {"min_explained": 1.5},
         {"window_s": -1},
         {"max_stretch_s": 0},
+        {"learn_rounds": -1},
+        {"learn_rounds": 1.5},
+        {"template_ms": 0},
+        {"template_prior": -1.0},
+        {"min_share": 1.5},
+        {"split_rounds": -1},
     ],
 )
 def test_invalid_parameters_are_refused(kwargs):
@@ -196,3 +206,124 @@ def test_long_chain_of_overlaps_is_refitted_in_bounded_memory():
     ok = pair >= 0
     assert np.array_equal(found.unit[ok], units[pair[ok]])
     assert np.abs(found.scale[ok] - scale[pair[ok]]).max() < 0.05
+
+
+def _long_templates(length: int, centre: int) -> np.ndarray:
+    """Two units whose MUAPs outlast a short window: a slow tail after the spike (µV)."""
+    t = (np.arange(length) - centre).astype(float)
+    ch = np.arange(N_CH)
+    out = []
+    for width, centre_ch, sign in ((3.0, 5.0, 1.0), (4.0, 10.0, -1.0)):
+        u = t / width
+        spike = -sign * (1 - u**2) * np.exp(-(u**2) / 2)
+        # an end-of-fibre wave that fades 20-50 samples after the discharge
+        tail = 0.35 * sign * np.sin(2 * np.pi * t / 40.0) * np.exp(-(((t - 35) / 12.0) ** 2))
+        space = np.exp(-((ch - centre_ch) ** 2) / 18.0)
+        out.append(120.0 * (spike + tail)[:, None] * space[None, :])
+    return np.stack(out).astype(np.float32)
+
+
+def _dense_train(rng, tpl, centre, n, every):
+    """Traces with both units discharging every ``every`` samples on average (overlapping)."""
+    x = rng.normal(0, NOISE, (n, N_CH)).astype(np.float32)
+    truth = []
+    length = tpl.shape[1]
+    for u in range(len(tpl)):
+        at = np.cumsum(rng.integers(every // 2, 3 * every // 2, n // every))
+        at = at[(at > length) & (at < n - length)]
+        for s in at:
+            x[s - centre : s - centre + length] += tpl[u]
+        truth += [(s, u) for s in at]
+    return x, np.array(sorted(truth))
+
+
+def test_learnt_templates_recover_what_a_short_window_cuts_off():
+    rng = np.random.default_rng(12)
+    long_len, long_centre, ext = LENGTH + 40, CENTRE + 20, 20
+    true = _long_templates(long_len, long_centre)
+    x, truth = _dense_train(rng, true, long_centre, 30000, 60)
+    short = true[:, ext : ext + LENGTH]  # as a snippet sorting would cut them
+    sigma = np.full(N_CH, NOISE)
+    found = peel(x, sigma, short, PeelParams(), CENTRE)
+    learnt = learn_templates(x, found, short, CENTRE, ext, prior=2.0)
+    assert learnt.shape == true.shape
+    for u in range(2):
+        err = np.linalg.norm(learnt[u] - true[u]) / np.linalg.norm(true[u])
+        cut = np.linalg.norm(np.pad(short[u], ((ext, ext), (0, 0))) - true[u])
+        assert err < 0.1 < cut / np.linalg.norm(true[u])
+    # peeled again with them, every discharge is found once and the tails
+    # go with them
+    again = peel(x, sigma, learnt, PeelParams(), long_centre)
+    for peeled in (found, again):
+        pair = match_times(peeled.sample + peeled.offset, truth[:, 0].astype(float), 1.5)
+        assert (pair >= 0).mean() > 0.97
+    extra = [
+        len(p) - int((match_times(p.sample + p.offset, truth[:, 0].astype(float), 1.5) >= 0).sum())
+        for p in (found, again)
+    ]
+    assert extra[1] <= 2
+    # as little is left as with the true templates, far less than with the cut ones
+    best = peel(x, sigma, true, PeelParams(), long_centre)
+    assert np.std(again.residual) <= 1.02 * np.std(best.residual)
+    assert np.std(again.residual) < 0.5 * np.std(found.residual)
+
+
+def test_learning_without_discharges_keeps_the_given_templates():
+    tpl = _templates()
+    x = np.zeros((500, N_CH), dtype=np.float32)
+    found = peel(x, np.ones(N_CH), tpl, PeelParams(), CENTRE)
+    assert len(found) == 0
+    learnt = learn_templates(x, found, tpl, CENTRE, 5)
+    assert learnt.shape == (2, LENGTH + 10, N_CH)
+    assert np.array_equal(learnt[:, 5:-5], tpl) and not learnt[:, :5].any()
+
+
+def test_learning_too_many_templates_at_once_keeps_them(monkeypatch):
+    import fasciq.detect.peeling as peeling
+
+    rng = np.random.default_rng(14)
+    tpl = _templates()
+    x = rng.normal(0, NOISE, (4000, N_CH)).astype(np.float32)
+    for s in (500, 1500, 2500):
+        _insert(x, tpl[0], s)
+    found = peel(x, np.full(N_CH, NOISE), tpl, PeelParams(), CENTRE)
+    assert len(found) == 3
+    assert not np.array_equal(learn_templates(x, found, tpl, CENTRE, 0), tpl)
+    # the normal equations would exceed the bound on their size: no learning
+    monkeypatch.setattr(peeling, "MAX_LEARN_UNKNOWNS", 2 * LENGTH - 1)
+    assert np.array_equal(learn_templates(x, found, tpl, CENTRE, 0), tpl)
+
+
+def test_fits_that_explain_little_where_they_sit_are_pruned():
+    rng = np.random.default_rng(13)
+    tpl = _templates()
+    x = rng.normal(0, NOISE, (6000, N_CH)).astype(np.float32)
+    at = [1000, 2500, 4000]
+    for s in at:
+        _insert(x, tpl[0], s)
+    sigma = np.full(N_CH, NOISE)
+    found = peel(x, sigma, tpl, PeelParams(), CENTRE)
+    assert found.sample.tolist() == at
+    # a true discharge explains nearly all of what lies on its channels and span
+    assert found.explained.min() > 0.8
+    assert (found.gain > PeelParams().k_fit ** 2).all()
+    assert len(prune(found, 0.5)) == 3
+    # a fit where there is only noise (as greedy fits to leftovers are) takes
+    # energy that is not there: it explains little, and is dropped
+    bad = 5500
+    fake = dataclasses.replace(
+        found,
+        sample=np.append(found.sample, bad),
+        offset=np.append(found.offset, 0.0),
+        unit=np.append(found.unit, 1),
+        scale=np.append(found.scale, 0.1),
+        gain=np.append(found.gain, 0.0),
+        explained=np.append(found.explained, 0.02),
+        residual=found.residual.copy(),
+    )
+    fake.residual[bad - CENTRE : bad - CENTRE + LENGTH] -= 0.1 * found.fitted[1, 0]
+    kept = prune(fake, 0.5)
+    assert kept.sample.tolist() == at
+    # what it had subtracted is given back
+    assert np.allclose(kept.residual, found.residual, atol=1e-4)
+    assert prune(found, 0.0) is found

@@ -22,7 +22,17 @@ pursuit ("peeling"):
    discharge is then fitted again (position, fraction and scale) on the
    residual with itself added back, a few passes over all of them, and the
    scales of each group of overlapping discharges are solved together
-   (least squares).
+   (least squares);
+6. each discharge's share of the energy on its own channels and span, on
+   the final residual with it added back, is measured: a fit that explains
+   little of what lies there took up the leftovers of other discharges and
+   is dropped (:func:`prune`).
+
+Templates averaged over the first pass's snippets are short (a large
+MUAP's tail is cut off, and left in the residual looks like a small
+discharge) and blurred by the overlaps; :func:`learn_templates` fits them
+again, longer, on the stretch itself by least squares over all the
+discharges peeled from it, and the stretch is peeled again.
 
 Every subtraction is one discharge of its unit. The functions here are pure
 array functions; :func:`fasciq.analysis.analyze` chooses the stretches
@@ -40,6 +50,7 @@ import numpy as np
 from scipy import fft as sfft
 from scipy import signal as sps
 
+from fasciq._logging import logger
 from fasciq.detect.detector import Events
 from fasciq.detect.features import event_features
 from fasciq.detect.params import FeatureParams
@@ -48,6 +59,9 @@ from fasciq.validate import check_in_range, check_positive
 
 #: Passes of realignment after the greedy peeling (coordinate descent).
 REALIGN_PASSES = 4
+#: Most unknowns (units × template samples) of one template learning: its
+#: normal equations are a dense square of that side (6000: about 290 MB).
+MAX_LEARN_UNKNOWNS = 6000
 
 
 @dataclass(frozen=True)
@@ -95,10 +109,31 @@ class PeelParams:
     max_rounds : int
         Most rounds of peeling (each subtracts at most one discharge per
         template length).
+    min_share : float
+        A peeled discharge is reported only where, on the final residual, it
+        explains at least this share of the energy on its template's
+        channels and span (:func:`prune`): a fit to the leftovers of other
+        discharges explains little of what lies there.
+    learn_rounds : int
+        Rounds of template learning in a dense stretch: each fits every
+        template again on the stretch, by least squares over all the
+        discharges peeled from it (:func:`learn_templates`), and peels the
+        stretch again with them (0: peel the sorting's templates as they are).
+    split_rounds : int
+        Rounds in which the discharges peeled with each template are sorted
+        again, and a template that holds two units is replaced by theirs
+        (:func:`fasciq.detect.storm.split_units`).
+    template_ms : float
+        Length of the learnt templates: a large MUAP lasts longer than the
+        snippets it was sorted from, and a tail left in the residual looks
+        like a small discharge.
+    template_prior : float
+        Weight, in discharges, that holds a learnt template near the
+        sorting's (a unit with few discharges keeps its shape).
     discover_rounds : int
         Rounds of template discovery in the residual of a dense stretch
-        (:mod:`fasciq.detect.storm`; 0, the default, turns it off: new
-        units found there also bring false discharges, see the module).
+        (:mod:`fasciq.detect.storm`; 0 turns it off). New units also fit
+        leftovers of others; ``min_share`` drops those fits.
     min_new_discharges : int
         Fewest discharges of a unit found in the residual.
     max_new_variability : float
@@ -121,7 +156,12 @@ class PeelParams:
     subsample: int = 4
     match_ms: float = 7.0
     max_rounds: int = 40
-    discover_rounds: int = 0
+    min_share: float = 0.2
+    learn_rounds: int = 3
+    split_rounds: int = 1
+    template_ms: float = 60.0
+    template_prior: float = 2.0
+    discover_rounds: int = 2
     min_new_discharges: int = 8
     max_new_variability: float = 0.3
     min_new_snr: float = 8.0
@@ -136,7 +176,10 @@ class PeelParams:
         check_positive(self.channel_k, "channel_k", allow_zero=True)
         check_positive(self.max_variability, "max_variability")
         check_in_range(self.min_explained, "min_explained", 0.0, 1.0)
+        check_in_range(self.min_share, "min_share", 0.0, 1.0)
         check_positive(self.match_ms, "match_ms")
+        check_positive(self.template_ms, "template_ms")
+        check_positive(self.template_prior, "template_prior")
         if self.max_scale < self.min_scale:
             raise ParameterError(
                 f"max_scale ({self.max_scale}) must not be below min_scale ({self.min_scale})",
@@ -148,6 +191,8 @@ class PeelParams:
         for name, low in (
             ("subsample", 1),
             ("max_rounds", 1),
+            ("learn_rounds", 0),
+            ("split_rounds", 0),
             ("discover_rounds", 0),
             ("min_new_discharges", 2),
         ):
@@ -179,10 +224,11 @@ class Peeled:
     scale : ndarray of float
         Amplitude relative to the template.
     gain : ndarray of float
-        Drop in residual energy (σ²) its subtraction gave.
+        Drop in residual energy (σ²) on the template's channels and span that
+        its subtraction gives, the others subtracted.
     explained : ndarray of float
-        That drop as a fraction of the residual energy on the template's
-        channels and span before the subtraction (1: a perfect fit).
+        That drop as a fraction of the energy there with the discharge
+        added back to the final residual (1: a perfect fit).
     residual : ndarray, shape (n_samples, n_channels)
         Traces (µV) left once every discharge is subtracted.
     fitted : ndarray, shape (n_templates, subsample, n_window, n_channels)
@@ -190,6 +236,8 @@ class Peeled:
         each fraction ``k / subsample``): discharge ``i`` removed
         ``scale[i] * fitted[unit[i], round(offset[i] * subsample)]`` starting
         at ``sample[i] - centre``.
+    centre : int
+        Index of the discharge time in the template window.
     """
 
     sample: np.ndarray
@@ -200,6 +248,7 @@ class Peeled:
     explained: np.ndarray
     residual: np.ndarray
     fitted: np.ndarray
+    centre: int = 0
 
     def __len__(self) -> int:
         return len(self.sample)
@@ -400,6 +449,34 @@ def _refit(
     return out
 
 
+def _local_fit(
+    residual: np.ndarray,
+    w_shift: np.ndarray,
+    mask: np.ndarray,
+    starts: np.ndarray,
+    subs: np.ndarray,
+    units: np.ndarray,
+    scales: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Drop in energy each discharge gives on its own channels and span, and its share.
+
+    Measured on the final residual with the discharge added back: a true
+    discharge explains most of what is there; a fit to the leftovers of
+    other discharges (or to a unit without a template) explains little.
+    """
+    length = w_shift.shape[2]
+    gain = np.zeros(len(starts))
+    share = np.zeros(len(starts))
+    for k in range(len(starts)):
+        m = mask[units[k]]
+        r = residual[starts[k] : starts[k] + length][:, m].astype(np.float64)
+        own = scales[k] * w_shift[units[k], subs[k]][:, m]
+        before = float(np.square(r + own).sum())
+        gain[k] = before - float(np.square(r).sum())
+        share[k] = gain[k] / max(before, 1e-12)
+    return gain, share
+
+
 def template_channels(templates: np.ndarray, noise: np.ndarray, channel_k: float) -> np.ndarray:
     """``(n_units, n_channels)`` mask of the channels where each template exceeds ``channel_k`` σ.
 
@@ -479,6 +556,7 @@ def peel(
         np.zeros(0),
         residual * scale_ch,
         w_shift * scale_ch,
+        centre,
     )
     if n_units == 0 or not usable.any() or n < length + 2:
         return empty
@@ -555,6 +633,7 @@ def peel(
     residual = x / scale_ch
     for k in range(len(arr)):
         residual[starts[k] : starts[k] + length] -= arr[k, 3] * w_shift[unit_k[k], subs[k]]
+    arr[:, 4], arr[:, 5] = _local_fit(residual, w_shift, mask, starts, subs, unit_k, arr[:, 3])
     arr[:, 0], arr[:, 1] = starts + centre, subs / sub
     order = np.argsort(arr[:, 0] + arr[:, 1], kind="stable")
     arr = arr[order]
@@ -567,6 +646,154 @@ def peel(
         arr[:, 5],
         residual * scale_ch,
         w_shift * scale_ch,
+        centre,
+    )
+
+
+def learn_templates(
+    x: np.ndarray,
+    peeled: Peeled,
+    templates: np.ndarray,
+    centre: int,
+    extend: int,
+    prior: float = 2.0,
+) -> np.ndarray:
+    """Longer, cleaner templates fitted to a stretch, given the discharges peeled from it.
+
+    Each unit's template is re-estimated by least squares on the stretch as
+    a whole: the traces are the sum, over every peeled discharge, of its
+    unit's template delayed to its fitted time and scaled, so the overlaps
+    that contaminate templates averaged over snippets are solved out, and
+    the templates can be longer than the snippets they were first cut from
+    (a large MUAP's tail, left behind by a short template, looks like a
+    small discharge). The normal equations are the same for every channel
+    (they depend on the discharges' times and scales only): one symmetric
+    system of ``n_units × n_window`` unknowns, solved for all channels at
+    once. A ridge of weight ``prior`` (in discharges) pulls each template
+    towards the given one (zero beyond its ends), so a unit with few
+    discharges keeps its shape.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n_samples, n_channels)
+        Band-passed traces (µV) that were peeled.
+    peeled : Peeled
+        Discharges found in ``x`` with ``templates``.
+    templates : ndarray, shape (n_units, n_window, n_channels)
+        The templates peeled (µV), discharge time at ``centre``.
+    centre : int
+        Index of the discharge time in ``templates``' window.
+    extend : int
+        Samples added on each side of the window.
+    prior : float
+        Weight of the given templates, in discharges.
+
+    Returns
+    -------
+    ndarray, shape (n_units, n_window + 2 * extend, n_channels)
+        Templates (µV), discharge time at ``centre + extend``.
+    """
+    n_units, short, n_ch = templates.shape
+    length = short + 2 * extend
+    n = x.shape[0]
+    init = np.zeros((n_units, length, n_ch), dtype=np.float64)
+    init[:, extend : extend + short] = templates
+    start = peeled.sample - centre - extend
+    ok = (start >= 0) & (start + length <= n)
+    start, unit = start[ok], peeled.unit[ok]
+    frac, scale = peeled.offset[ok], peeled.scale[ok]
+    if start.size == 0 or n_units * length > MAX_LEARN_UNKNOWNS:
+        if start.size:
+            logger.debug("peeling: %d templates too many to learn together", n_units)
+        return init.astype(np.float32)
+    # right-hand side: each discharge's stretch of traces, advanced by its
+    # fraction of a sample so that it lines up with the template's grid
+    seg = x[start[:, None] + np.arange(length)[None, :]].astype(np.float64)  # (m, L, C)
+    nfft = sfft.next_fast_len(length + 16)
+    freq = np.arange(nfft // 2 + 1) / nfft
+    spec = (
+        sfft.rfft(seg, nfft, axis=1)
+        * np.exp(2j * np.pi * frac[:, None] * freq[None, :])[:, :, None]
+    )
+    seg = sfft.irfft(spec, nfft, axis=1)[:, :length]
+    rhs = np.zeros((n_units, length, n_ch))
+    np.add.at(rhs, unit, scale[:, None, None] * seg)
+    # normal equations: a pair of discharges d samples apart couples their
+    # units' templates along the diagonal at offset d
+    order = np.argsort(start, kind="stable")
+    st, un, sc = start[order], unit[order], scale[order]
+    hist = np.zeros((n_units, n_units, 2 * length - 1))
+    np.add.at(hist, (un, un, length - 1), sc * sc)
+    for lag in range(1, st.size):
+        i = np.arange(st.size - lag)
+        d = st[i + lag] - st[i]
+        close = d < length
+        if not close.any():
+            break
+        i, d = i[close], d[close]
+        j = i + lag
+        w = sc[i] * sc[j]
+        # x[s_i + k] meets template j at k - d: row (u_i, k), column (u_j, k - d)
+        np.add.at(hist, (un[i], un[j], length - 1 - d), w)
+        np.add.at(hist, (un[j], un[i], length - 1 + d), w)
+    k = np.arange(length)
+    lag_idx = (k[None, :] - k[:, None]) + length - 1  # column k2 - row k1
+    gram = hist[:, :, lag_idx]  # (U, U, L, L): [u, v, k1, k2]
+    gram = gram.transpose(0, 2, 1, 3).reshape(n_units * length, n_units * length)
+    ridge = prior * np.ones(n_units * length)
+    gram[np.diag_indices_from(gram)] += ridge
+    rhs = rhs.reshape(n_units * length, n_ch) + ridge[:, None] * init.reshape(-1, n_ch)
+    try:
+        sol = np.linalg.solve(gram, rhs)
+    except np.linalg.LinAlgError:
+        return init.astype(np.float32)
+    return sol.reshape(n_units, length, n_ch).astype(np.float32)
+
+
+def prune(peeled: Peeled, min_share: float) -> Peeled:
+    """The peeled discharges that explain enough of what lies where they were fitted.
+
+    A discharge is dropped when, on the final residual with it added back,
+    it explains less than ``min_share`` of the energy on its template's
+    channels and span (:attr:`Peeled.explained`): such a fit takes up the
+    leftovers of other discharges, or a discharge of a unit without a
+    template, rather than a discharge of its own unit. What a dropped
+    discharge had subtracted is added back to the residual.
+
+    Parameters
+    ----------
+    peeled : Peeled
+        Output of :func:`peel`.
+    min_share : float
+        Smallest share of the local energy a kept discharge explains.
+
+    Returns
+    -------
+    Peeled
+        The kept discharges, with their residual.
+    """
+    drop = np.flatnonzero(peeled.explained < min_share)
+    if drop.size == 0:
+        return peeled
+    residual = peeled.residual.copy()
+    _, n_sub, length, _ = peeled.fitted.shape
+    centre_of = peeled.sample[drop]
+    sub = np.rint(peeled.offset[drop] * n_sub).astype(np.int64) % n_sub
+    for k, i in enumerate(drop.tolist()):
+        start = int(centre_of[k]) - peeled.centre
+        residual[start : start + length] += peeled.scale[i] * peeled.fitted[peeled.unit[i], sub[k]]
+    keep = np.ones(len(peeled), dtype=bool)
+    keep[drop] = False
+    return Peeled(
+        peeled.sample[keep],
+        peeled.offset[keep],
+        peeled.unit[keep],
+        peeled.scale[keep],
+        peeled.gain[keep],
+        peeled.explained[keep],
+        residual,
+        peeled.fitted,
+        peeled.centre,
     )
 
 
@@ -723,9 +950,11 @@ __all__ = [
     "PeelParams",
     "Peeled",
     "dense_stretches",
+    "learn_templates",
     "match_times",
     "peak_left",
     "peel",
     "peeled_features",
+    "prune",
     "template_channels",
 ]

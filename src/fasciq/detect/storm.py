@@ -17,15 +17,22 @@ out in the residual. :func:`grow_templates` then, a few rounds at most:
 
 It stops when a round adds no unit.
 
+:func:`fasciq.analysis.analyze` sorts the snippets on the sorting's own
+(short) window: a longer one holds more of the overlapping discharges, and
+every unit would look variable. The templates are then learnt, longer, on
+the stretch (:func:`fasciq.detect.peeling.learn_templates`).
+
+The sorting may also merge two units of like shape into one template;
+:func:`split_units` sorts each template's peeled discharges again and
+replaces a template that holds two units by theirs.
+
 Limits: greedy peeling fits a template into any residual that resembles
-it, and the residual of a storm keeps structure from the larger units
-(sub-sample misalignment, template tails), so every template added brings
-false discharges along with the true ones; on the simulated
-succinylcholine burst two rounds raise sensitivity by 3 points and lower
-precision by 2. :class:`~fasciq.detect.peeling.PeelParams` therefore
-leaves discovery off (``discover_rounds=0``) unless asked. The functions here are pure array
-functions; :func:`fasciq.analysis.analyze` supplies the detector and the
-sorting.
+it, and the residual of a storm keeps structure from the larger units, so
+every template added brings false discharges along with the true ones;
+:func:`fasciq.detect.peeling.prune` drops the fits that explain little of
+what lies where they sit (``PeelParams.min_share``). The functions here are
+pure array functions; :func:`fasciq.analysis.analyze` supplies the detector
+and the sorting.
 """
 
 from __future__ import annotations
@@ -91,6 +98,7 @@ def grow_templates(
     fs: float,
     find_events: FindEvents,
     sort: SortSnippets,
+    found: Peeled | None = None,
 ) -> tuple[Peeled, np.ndarray]:
     """Peel a dense stretch, adding the templates of units found in its residual.
 
@@ -114,6 +122,9 @@ def grow_templates(
     sort : callable
         ``sort(snippets, times_s)``: candidate templates (on the snippets'
         window), their variability and their discharge counts.
+    found : Peeled, optional
+        A peeling of ``x`` with ``templates`` already made (it is not made
+        again).
 
     Returns
     -------
@@ -122,7 +133,8 @@ def grow_templates(
     ndarray
         The templates used: the known ones first, then the new ones.
     """
-    found = peel(x, noise, templates, params, centre)
+    if found is None:
+        found = peel(x, noise, templates, params, centre)
     length = templates.shape[1]
     for _ in range(int(params.discover_rounds)):
         samples = np.asarray(find_events(found.residual), dtype=np.int64)
@@ -140,4 +152,89 @@ def grow_templates(
     return found, templates
 
 
-__all__ = ["accept_units", "grow_templates"]
+def clean_snippets(found: Peeled) -> tuple[np.ndarray, np.ndarray]:
+    """Each peeled discharge on the residual with its own fitted template added back.
+
+    Parameters
+    ----------
+    found : Peeled
+        A peeling.
+
+    Returns
+    -------
+    ndarray, shape (n, n_window, n_channels)
+        Snippets (µV), on the templates' window, of the discharges that lie
+        whole inside the traces.
+    ndarray of int64
+        Index of each snippet's discharge in ``found``.
+    """
+    _, n_sub, length, _ = found.fitted.shape
+    start = found.sample - found.centre
+    idx = np.flatnonzero((start >= 0) & (start + length <= found.residual.shape[0]))
+    rows = start[idx, None] + np.arange(length)[None, :]
+    sub = np.rint(found.offset[idx] * n_sub).astype(np.int64) % n_sub
+    own = found.scale[idx, None, None] * found.fitted[found.unit[idx], sub]
+    return (found.residual[rows] + own).astype(np.float32), idx
+
+
+def split_units(
+    found: Peeled,
+    templates: np.ndarray,
+    noise: np.ndarray,
+    params: PeelParams,
+    fs: float,
+    sort: SortSnippets,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Templates that hold two units, split by sorting their peeled discharges.
+
+    In a storm, the sorting may merge two units of like shape into one
+    template; peeled with it, either unit's discharges leave a large
+    remainder, which further fits take for discharges. Each template's
+    discharges, seen alone (:func:`clean_snippets`), are sorted again; a
+    template whose discharges fall into two or more units that
+    :func:`accept_units` accepts is replaced by theirs.
+
+    Parameters
+    ----------
+    found : Peeled
+        A peeling with ``templates``.
+    templates : ndarray, shape (n_units, n_window, n_channels)
+        Its templates (µV).
+    noise : ndarray, shape (n_channels,)
+        Noise σ (µV).
+    params : PeelParams
+        ``min_new_discharges``, ``max_new_variability``, ``min_new_snr``.
+    fs : float
+        Sampling rate in Hz.
+    sort : callable
+        ``sort(snippets, times_s)`` as for :func:`grow_templates`.
+
+    Returns
+    -------
+    ndarray, shape (n_units', n_window, n_channels)
+        The templates, a split one's first part in its place and the
+        others after all the given ones.
+    ndarray of int64, shape (n_units',)
+        Row of the given template each comes from.
+    """
+    snippets, idx = clean_snippets(found)
+    out = [t for t in templates]
+    origin = list(range(len(templates)))
+    for u in range(len(templates)):
+        sel = idx[found.unit[idx] == u]
+        if sel.size < 2 * params.min_new_discharges:
+            continue
+        rows = np.searchsorted(idx, sel)
+        cand, variability, counts = sort(snippets[rows], found.sample[sel] / fs)
+        ok = accept_units(cand, variability, counts, noise, params)
+        if ok.sum() < 2:
+            continue
+        parts = cand[ok].astype(np.float32)
+        logger.debug("storm: template %d split in %d", u, len(parts))
+        out[u] = parts[0]
+        out += list(parts[1:])
+        origin += [u] * (len(parts) - 1)
+    return np.stack(out).astype(np.float32), np.asarray(origin, dtype=np.int64)
+
+
+__all__ = ["accept_units", "clean_snippets", "grow_templates", "split_units"]
