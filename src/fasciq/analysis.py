@@ -20,6 +20,7 @@ import dataclasses
 import json
 import os
 import tempfile
+import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -212,7 +213,8 @@ class ExecutionSettings:
         Seconds of signal processed at once (memory ≈ a few chunks).
     n_jobs : int
         Threads: with 2 or more, the next chunk is read and filtered while
-        the current one is analysed.
+        the current one is analysed, and sorting shares its independent
+        comparisons out over them.
     prescan_s : float
         Seconds of signal (spread over the recording) used to judge channel
         quality and the mains frequency before the pass.
@@ -629,6 +631,8 @@ class _SnippetStore:
         index = np.asarray(index, dtype=np.int64)
         row_bytes = int(np.prod(self.shape)) * 4
         batch = np.empty((256, *self.shape), dtype=np.float32)
+        # every channel in its own column: a plain copy, no scatter
+        whole = width == self.shape[1] and np.array_equal(cols, np.arange(width))
         i = 0
         while i < len(index):
             # a run of consecutive snippets (the usual case: kept FPs in time order)
@@ -640,7 +644,10 @@ class _SnippetStore:
             got = self._file.readinto(view)
             if got != (j - i) * row_bytes:
                 raise OSError(f"short read of the snippet file ({got} bytes)")
-            out[i:j, :, cols] = batch[: j - i]
+            if whole:
+                out[i:j] = batch[: j - i]
+            else:
+                out[i:j, :, cols] = batch[: j - i]
             i = j
         return out
 
@@ -677,6 +684,7 @@ def _sort(
     fps: pd.DataFrame,
     snippet_index: np.ndarray,
     analysed_s: float,
+    n_jobs: int = 1,
 ) -> Any:
     """Sort the kept FPs into units from the snippets cut during the pass.
 
@@ -713,7 +721,48 @@ def _sort(
         analysed_s=analysed_s,
         noise_uv=noise,
         channel_labels=recording.channel_labels,
+        n_jobs=n_jobs,
     )
+
+
+#: Held while the sorting's libraries are imported in the background: two
+#: threads importing scikit-learn's interdependent modules at once can each
+#: see the other's half-initialised module.
+_SORTING_IMPORT = threading.Lock()
+
+
+def _preload_sorting() -> threading.Thread:
+    """Import the sorting's libraries in the background while the pass runs.
+
+    scikit-learn takes most of a second to import (and a tenth more on its
+    first fit); the chunked pass leaves time for it, and sorting then starts
+    at once. The caller joins the returned thread before sorting, so nothing
+    of scikit-learn is imported by two threads at once. An import that fails
+    here fails again, with its message, where sorting imports it.
+    """
+
+    def load() -> None:
+        with _SORTING_IMPORT:
+            _load_sorting()
+
+    thread = threading.Thread(target=load, name="fasciq-preload", daemon=True)
+    thread.start()
+    return thread
+
+
+def _load_sorting() -> None:
+    """Body of :func:`_preload_sorting` (run with the import lock held)."""
+    try:
+        import scipy.cluster.hierarchy  # noqa: F401
+        import sklearn.cluster
+        import sklearn.utils.extmath
+
+        import fasciq.units.sorting  # noqa: F401
+
+        # scikit-learn inspects an estimator's signature on its first fit
+        sklearn.cluster.HDBSCAN(min_cluster_size=2, copy=True).fit(np.arange(8.0).reshape(4, 2))
+    except Exception:
+        logger.debug("background import of the sorting's libraries failed", exc_info=True)
 
 
 def _peel(
@@ -729,21 +778,27 @@ def _peel(
 
     Dense stretches are re-read and filtered exactly as the stream filters a
     chunk (line regression, band-pass with margins), and the templates of
-    the units that vary little are peeled off. A first-pass FP that a
+    the units that vary little are peeled off; the templates are then
+    fitted again, longer, on the stretch itself from the discharges peeled
+    (``learn_rounds``), and the stretch peeled again. A first-pass FP that a
     peeled discharge matches keeps its row, at the fitted time of the
     discharge and with its unit when it had none; one left unmatched whose
     peak the subtracted templates explain (less than ``k_high`` σ left) is a
     part of a peeled discharge and is dropped; peeled discharges that match
     no first-pass FP are added, with their unit.
     """
+    from functools import partial
+
     from fasciq.detect.peeling import (
         dense_stretches,
+        learn_templates,
         match_times,
         peak_left,
         peel,
         peeled_features,
+        prune,
     )
-    from fasciq.detect.storm import grow_templates
+    from fasciq.detect.storm import grow_templates, split_units
 
     pp = params.peel
     if not pp.enabled or sorting is None or not sorting.templates or len(fps) == 0:
@@ -767,7 +822,9 @@ def _peel(
     keep = np.ones(len(fps), dtype=bool)
     claimed = np.zeros(len(fps), dtype=bool)  # matched in an earlier stretch
     rows: list[pd.DataFrame] = []
-    reach = templates.shape[1] + 4 * round(params.features.window_ms * fs / 1000)
+    # the learnt templates are longer than the sorting's
+    long = max(templates.shape[1], 2 * round(pp.template_ms * fs / 2000) + 1)
+    reach = long + 4 * round(params.features.window_ms * fs / 1000)
     detector = get_detector(params.detect.method)
 
     def find_events(residual: np.ndarray) -> np.ndarray:
@@ -787,13 +844,18 @@ def _peel(
         return np.asarray(feats["peak_sample"], dtype=np.int64)
 
     def sort_snippets(
-        snippets: np.ndarray, times_s: np.ndarray
+        snippets: np.ndarray, times_s: np.ndarray, at: int
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         from fasciq.units.sorting import sort_units
         from fasciq.units.templates import place_template
 
+        # sorted on the sorting's own window (a longer one holds more of the
+        # overlapping discharges, and every unit would look variable); the
+        # templates are then placed in the snippets' window
+        lead = at - centre
+        short = templates.shape[1]
         found_units = sort_units(
-            snippets,
+            snippets[:, lead : lead + short],
             times_s,
             fs,
             params=params.sorting,
@@ -802,17 +864,12 @@ def _peel(
             noise_uv=noise,
         )
         ids = found_units.units["unit"].to_numpy()
-        # the sorting's templates are centred in their own (shorter) windows
-        out = (
-            np.stack(
-                [
-                    place_template(found_units.templates[int(u)], templates.shape[1], centre, 0)
-                    for u in ids
-                ]
+        out = np.zeros((len(ids), *snippets.shape[1:]), dtype=np.float32)
+        for i, u in enumerate(ids):
+            # the sorting's templates are centred in their own (shorter) windows
+            out[i, lead : lead + short] = place_template(
+                found_units.templates[int(u)], short, centre, 0
             )
-            if len(ids)
-            else np.zeros((0, *templates.shape[1:]), dtype=np.float32)
-        )
         stats = found_units.units
         return out, stats["stability"].to_numpy(float), stats["n_fp"].to_numpy(float)
 
@@ -830,12 +887,32 @@ def _peel(
             filt[c0 : filt.shape[0] - (hi - min(recording.n_samples, b + reach))],
             lo + c0,
         )
-        if pp.discover_rounds:
-            found, used = grow_templates(
-                block, noise, templates, pp, centre, fs, find_events, sort_snippets
-            )
-        else:
-            found, used = peel(block, noise, templates, pp, centre), templates
+        found, used, at = peel(block, noise, templates, pp, centre), templates, centre
+        for r in range(max(pp.learn_rounds, pp.discover_rounds, pp.split_rounds)):
+            if r < pp.learn_rounds and len(found):
+                # the first round also lengthens the templates to template_ms
+                extend = max(0, round(pp.template_ms * fs / 2000) - at) if r == 0 else 0
+                used = learn_templates(block, found, used, at, extend, pp.template_prior)
+                at += extend
+                found = peel(block, noise, used, pp, at)
+            if r < pp.split_rounds and len(found):
+                split, _ = split_units(found, used, noise, pp, fs, partial(sort_snippets, at=at))
+                if len(split) > len(used):
+                    used = split
+                    found = peel(block, noise, used, pp, at)
+            if r < pp.discover_rounds:
+                found, used = grow_templates(
+                    block,
+                    noise,
+                    used,
+                    dataclasses.replace(pp, discover_rounds=1),
+                    at,
+                    fs,
+                    find_events,
+                    partial(sort_snippets, at=at),
+                    found,
+                )
+        found = prune(found, pp.min_share)
         if len(found) == 0:
             continue
         # units found in the residual are not the sorting's: their discharges are unsorted
@@ -844,7 +921,7 @@ def _peel(
             found,
             noise,
             fs,
-            centre,
+            at,
             setup.neighbourhood.positions_mm,
             params.features,
             params.detect.max_window_ms,
@@ -983,6 +1060,7 @@ def _analyze(
             source=recording.source,
         )
     setup = _setup(recording, params, execution)
+    preload = _preload_sorting() if params.sort_units else None
     stream = _Stream(recording, params, setup, execution, progress)
     stream.run(execution.n_jobs)
     duration = recording.duration_s
@@ -1063,20 +1141,26 @@ def _analyze(
     excluded_s = float((excl_arr[:, 1] - excl_arr[:, 0]).sum()) if len(excl_arr) else 0.0
     analysed_s = max(0.0, duration - excluded_s)
     sorting = None
+    if preload is not None:
+        preload.join()
     try:
         if params.sort_units:
-            sorting = _sort(recording, params, setup, stream, fps, snippet_index, analysed_s)
-            fps["unit"] = np.asarray(sorting.labels, dtype=np.int64)
-            fps = _peel(recording, params, setup, stream, fps, excl_arr, sorting)
-            # peeling moved, relabelled, dropped and added FPs: the units'
-            # counts, rates, intervals and patterns describe the final table
-            from fasciq.units.sorting import update_unit_statistics
-
-            sorting = update_unit_statistics(
-                sorting,
-                fps["time_s"].to_numpy(dtype=np.float64),
-                fps["unit"].to_numpy(dtype=np.int64),
+            sorting = _sort(
+                recording, params, setup, stream, fps, snippet_index, analysed_s, execution.n_jobs
             )
+            fps["unit"] = np.asarray(sorting.labels, dtype=np.int64)
+            peeled = _peel(recording, params, setup, stream, fps, excl_arr, sorting)
+            if peeled is not fps:
+                # peeling moved, relabelled, dropped and added FPs: the units'
+                # counts, rates, intervals and patterns describe the final table
+                from fasciq.units.sorting import update_unit_statistics
+
+                sorting = update_unit_statistics(
+                    sorting,
+                    peeled["time_s"].to_numpy(dtype=np.float64),
+                    peeled["unit"].to_numpy(dtype=np.int64),
+                )
+            fps = peeled
     finally:
         stream.snippets.close()
     summary = _summary(

@@ -50,7 +50,13 @@ def analyze(
         float, typer.Option("--chunk-s", help="Seconds processed at once (memory, not results).")
     ] = 30.0,
     n_jobs: Annotated[
-        int, typer.Option("--jobs", "-j", help="Threads (2: read ahead while analysing).")
+        int,
+        typer.Option(
+            "--jobs",
+            "-j",
+            help="Threads (2: read ahead while analysing, and sort in parallel; the results do "
+            "not depend on it).",
+        ),
     ] = 1,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:

@@ -276,7 +276,9 @@ def _check_inputs(
 
 
 def _check_finite(snippets: np.ndarray) -> None:
-    if not np.isfinite(snippets).all():
+    # a float64 sum of float32 values cannot overflow: it is finite exactly
+    # when every value is, and needs no mask the size of the snippets
+    if not np.isfinite(np.sum(snippets, dtype=np.float64)):
         raise DataError(
             "snippets contain NaN or infinite values",
             fix="cut snippets from a recording without NaN (fasciq info shows bad channels)",
@@ -418,6 +420,8 @@ def _cluster(
     )
     labels = density_clusters(space.transform(windows), cp.min_cluster_size)
     labels = split_clusters(windows, labels, cp.min_cluster_size, cp.split_min_fraction, seed)
+    # the merge cuts its own windows: these are let go first
+    del windows, space
     return merge_units(snippets, centre, shifts, labels, half, max_lag, noise, cp)
 
 
