@@ -43,6 +43,7 @@ and merges the peeled discharges with the first-pass FPs
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -389,6 +390,24 @@ def _realign(
         residual[starts[k] : starts[k] + length] -= scales[k] * w_shift[u, s]
 
 
+def _close_pairs(
+    starts: np.ndarray, length: int
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Pairs ``i < j`` of sorted ``starts`` less than ``length`` apart: ``(i, j, d)``, lag by lag.
+
+    Lag ``k`` pairs each discharge with the ``k``-th after it; once no pair
+    at a lag is close, none further apart can be.
+    """
+    n = len(starts)
+    for lag in range(1, n):
+        i = np.arange(n - lag)
+        d = starts[i + lag] - starts[i]
+        close = d < length
+        if not close.any():
+            return
+        yield i[close], i[close] + lag, d[close]
+
+
 def _refit(
     x: np.ndarray,
     w_shift: np.ndarray,
@@ -418,14 +437,7 @@ def _refit(
     rhs = np.einsum("nlc,nlc->n", tpl, x[st[:, None] + np.arange(length)[None, :]])
     diag = np.einsum("nlc,nlc->n", tpl, tpl)
     rows, cols, vals = [np.arange(n)], [np.arange(n)], [diag]
-    for lag in range(1, n):
-        i = np.arange(n - lag)
-        d = st[i + lag] - st[i]
-        close = d < length
-        if not close.any():
-            break
-        i, d = i[close], d[close]
-        j = i + lag
+    for i, j, d in _close_pairs(st, length):
         v = np.array(
             [
                 np.sum(tpl[a, dd:] * tpl[b, : length - dd])
@@ -724,14 +736,7 @@ def learn_templates(
     st, un, sc = start[order], unit[order], scale[order]
     hist = np.zeros((n_units, n_units, 2 * length - 1))
     np.add.at(hist, (un, un, length - 1), sc * sc)
-    for lag in range(1, st.size):
-        i = np.arange(st.size - lag)
-        d = st[i + lag] - st[i]
-        close = d < length
-        if not close.any():
-            break
-        i, d = i[close], d[close]
-        j = i + lag
+    for i, j, d in _close_pairs(st, length):
         w = sc[i] * sc[j]
         # x[s_i + k] meets template j at k - d: row (u_i, k), column (u_j, k - d)
         np.add.at(hist, (un[i], un[j], length - 1 - d), w)
