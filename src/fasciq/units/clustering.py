@@ -30,6 +30,7 @@ from fasciq.signal.robust import median as fast_median
 from fasciq.units.features import (
     LANCZOS_A,
     fit_features,
+    lanczos_taps,
     peak_to_peak,
     take_windows,
 )
@@ -181,11 +182,6 @@ def _lagged_similarities(
     return best, pos - max_lag, np.clip(frac, -0.5, 0.5)
 
 
-def _rows(snippets: np.ndarray, rows: np.ndarray, channels: np.ndarray) -> np.ndarray:
-    """``snippets[rows][:, :, channels]`` (whole rows first: contiguous copies)."""
-    return np.take(snippets[rows], channels, axis=2)
-
-
 def _sum_squares(x: np.ndarray) -> float:
     """``Σ x²`` of a 2-D float32 array (rows in float32, their total in float64)."""
     return float(np.einsum("ij,ij->i", x, x).sum(dtype=np.float64))
@@ -269,17 +265,6 @@ class _Moments:
         return cls(x, mean, np.einsum("ntc,ntc->tc", centred, centred).astype(np.float64))
 
 
-def _lanczos_taps(frac: float) -> tuple[np.ndarray, np.ndarray]:
-    """Offsets and weights of :func:`~fasciq.units.features.shift_windows`'s interpolation."""
-    if frac == 0:
-        return np.zeros(1, dtype=np.int64), np.ones(1)
-    base = int(np.floor(frac))
-    taps = np.arange(-LANCZOS_A + 1, LANCZOS_A + 1)
-    x = taps - (frac - base)
-    weights = np.sinc(x) * np.sinc(x / LANCZOS_A)
-    return taps + base, weights / weights.sum()
-
-
 def _moment_separation(
     a: _Moments,
     b: _Moments,
@@ -305,7 +290,7 @@ def _moment_separation(
     mask = np.zeros(a.mean.shape[1], dtype=bool)
     mask[channels] = True
     ia = slice(reach - half, reach + half + 1)
-    offsets, weights = _lanczos_taps(frac)
+    offsets, weights = lanczos_taps(frac)
     start = reach + lag - half  # b's window at the whole-sample lag
     mb = np.zeros((n_t, mask.size))
     for off, w in zip(offsets, weights, strict=True):

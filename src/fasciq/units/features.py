@@ -101,6 +101,21 @@ def take_windows_fractional(
     return shift_windows(wide, delta, half)
 
 
+def lanczos_taps(delta: float) -> tuple[np.ndarray, np.ndarray]:
+    """Sample offsets and weights that re-sample a signal ``delta`` of a sample later.
+
+    ``y[t] = Σ_k w_k x[t + o_k]`` (Lanczos, ``a`` = :data:`LANCZOS_A`,
+    weights summing to 1); a whole-sample ``delta`` of 0 is one tap.
+    """
+    if delta == 0:
+        return np.zeros(1, dtype=np.int64), np.ones(1)
+    base = int(np.floor(delta))
+    taps = np.arange(-LANCZOS_A + 1, LANCZOS_A + 1)
+    x = taps - (float(delta) - base)
+    weights = np.sinc(x) * np.sinc(x / LANCZOS_A)
+    return taps + base, weights / weights.sum()
+
+
 def shift_windows(wide: np.ndarray, delta: float, half: int) -> np.ndarray:
     """The middle ``2 * half + 1`` samples of windows, re-sampled ``delta`` of a sample later.
 
@@ -120,19 +135,13 @@ def shift_windows(wide: np.ndarray, delta: float, half: int) -> np.ndarray:
     a = LANCZOS_A
     if delta == 0:
         return wide[:, a : a + 2 * half + 1]
-    base = int(np.floor(delta))
-    frac = float(delta) - base
-    taps = np.arange(-a + 1, a + 1)
-    x = taps - frac
-    weights = np.sinc(x) * np.sinc(x / a)
-    weights /= weights.sum()
+    offsets, weights = lanczos_taps(delta)
     n_out = 2 * half + 1
     dtype = np.result_type(wide.dtype, np.float32)
     out = np.zeros((wide.shape[0], n_out, wide.shape[2]), dtype=dtype)
     term = np.empty_like(out)
-    for j, w in zip(taps, weights.astype(dtype), strict=True):
-        start = a + base + j
-        np.multiply(wide[:, start : start + n_out], w, out=term)
+    for off, w in zip(offsets, weights.astype(dtype), strict=True):
+        np.multiply(wide[:, a + off : a + off + n_out], w, out=term)
         out += term
     return out.astype(wide.dtype, copy=False)
 
