@@ -147,13 +147,41 @@ def _score(res, truth: np.ndarray, units: pd.DataFrame) -> dict:
     }
 
 
+def _cut_and_sort(
+    rec, times: np.ndarray, analysed_s: float, n_jobs: int = 1, repeat: int = 1
+) -> tuple[object, float, list[float], float]:
+    """Sort FPs at ``times`` from snippets cut as the analysis cuts them.
+
+    Returns the last sorting, the seconds spent cutting the snippets, the
+    sorting's time on each of ``repeat`` runs, and the snippets' size (MiB).
+    """
+    sp = SnippetParams()
+    t0 = time.perf_counter()
+    sos = snippet_filter(rec, sp)
+    noise = estimate_noise(rec, sos, sp.prescan_s)
+    snippets = extract_snippets(rec, times, sp, sos=sos)
+    cut_s = time.perf_counter() - t0
+    before, _ = window_samples(rec.fs, sp)
+    runs = []
+    for _ in range(repeat):
+        res = sort_units(
+            snippets,
+            times,
+            rec.fs,
+            grid=rec.grid,
+            seed=0,
+            centre=before,
+            analysed_s=analysed_s,
+            noise_uv=noise,
+            n_jobs=n_jobs,
+        )
+        runs.append(res.elapsed_s)
+    return res, cut_s, runs, snippets.nbytes / 2**20
+
+
 def run_case(preset: str, duration: float, seed: int, white: float) -> dict:
     sim = simulate(preset=preset, duration_s=duration, seed=seed, noise=NoiseParams(white_uv=white))
     rec = sim.recording
-    sp = SnippetParams()
-    sos = snippet_filter(rec, sp)
-    noise = estimate_noise(rec, sos, sp.prescan_s)
-    before, _ = window_samples(rec.fs, sp)
     units = sim.truth.units.set_index("unit")
     out = {"preset": preset, "duration_s": duration, "seed": seed, "white_noise_uv": white}
     truth_times, truth_units = _truth_fps(sim, np.random.default_rng(seed))
@@ -162,17 +190,7 @@ def run_case(preset: str, duration: float, seed: int, white: float) -> dict:
         ("truth", truth_times, truth_units, rec.duration_s),
         ("detected", det_times, det_units, analysed_s),
     ):
-        snippets = extract_snippets(rec, times, sp, sos=sos)
-        res = sort_units(
-            snippets,
-            times,
-            rec.fs,
-            grid=rec.grid,
-            seed=0,
-            centre=before,
-            analysed_s=analysed,
-            noise_uv=noise,
-        )
+        res, _, _, _ = _cut_and_sort(rec, times, analysed)
         out[mode] = _score(res, labels, units)
     out["detected"]["analyse_s"] = analyse_s
     return out
@@ -249,27 +267,9 @@ def timing(duration: float = 1800.0, n_jobs: int = 2, repeat: int = 3) -> dict:
             with_sorting.append(with_s)
     analyse_s = min(without)
     times = result.fasciculations.time_s.to_numpy()
-    sp = SnippetParams()
-    t0 = time.perf_counter()
-    sos = snippet_filter(rec, sp)
-    noise = estimate_noise(rec, sos, sp.prescan_s)
-    snippets = extract_snippets(rec, times, sp, sos=sos)
-    cut_s = time.perf_counter() - t0
-    before, _ = window_samples(rec.fs, sp)
-    sort_s = []
-    for _ in range(repeat):
-        res = sort_units(
-            snippets,
-            times,
-            rec.fs,
-            grid=rec.grid,
-            seed=0,
-            centre=before,
-            analysed_s=result.summary["analysed_s"],
-            noise_uv=noise,
-            n_jobs=n_jobs,
-        )
-        sort_s.append(res.elapsed_s)
+    res, cut_s, sort_s, snippet_mb = _cut_and_sort(
+        rec, times, result.summary["analysed_s"], n_jobs=n_jobs, repeat=repeat
+    )
     out = {
         "recording_s": duration,
         "file": path.name,
@@ -283,7 +283,7 @@ def timing(duration: float = 1800.0, n_jobs: int = 2, repeat: int = 3) -> dict:
         "sort_from_snippets_runs_s": sort_s,
         "n_units": res.n_units,
         "sort_fraction_of_analysis": min(sort_s) / analyse_s,
-        "snippet_mb": snippets.nbytes / 2**20,
+        "snippet_mb": snippet_mb,
     }
     if with_sorting:
         out["analyse_with_sorting_s"] = min(with_sorting)
