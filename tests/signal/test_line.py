@@ -88,3 +88,24 @@ def test_blocked_welch_equals_whole_array():
     # the line sits on channels 20.. only
     k = np.argmin(np.abs(f - 50))
     assert (p[k, 20:] > 100 * p[k, :20].max()).all()
+
+
+def test_a_few_samples_past_the_last_window_leave_no_wild_fit():
+    # 4 s + k samples: the last fit window holds only k samples, too few to
+    # fit five harmonics; its neighbour's fit is used, so nothing blows up
+    from fasciq.signal.line import subtract_line
+
+    rng = np.random.default_rng(2)
+    freqs = [50.0, 100.0, 150.0, 200.0, 250.0]
+    for k in (1, 3, 7, 50, 600):
+        n = int(4 * FS) + k
+        t = np.arange(n) / FS
+        emg = rng.normal(0, 3, (n, 2))
+        x = emg + 20 * np.sin(2 * np.pi * 50 * t + 0.3)[:, None]
+        resid = subtract_line(x, FS, 0, freqs, int(FS)) - emg
+        # of 20 µV of line, well under the 3 µV noise is left anywhere
+        assert np.abs(resid).max() < 3.0, k
+        # the same at a chunk's start that falls just before a window's end
+        lo = int(FS) - k
+        part = subtract_line(x[lo:], FS, lo, freqs, int(FS)) - emg[lo:]
+        assert np.abs(part).max() < 3.0, k

@@ -337,6 +337,37 @@ def line_coefficients(
     return np.asarray(coefs, dtype=np.float64), np.asarray(centres)
 
 
+#: A window holding less than this share of its samples inside the traces
+#: (at their ends) is too short to fit every harmonic: it takes the
+#: coefficients of its nearest long-enough neighbour.
+MIN_WINDOW_SHARE = 0.25
+
+
+def _borrow_short_windows(coefs: np.ndarray, start: int, n: int, window: int) -> np.ndarray:
+    """``coefs`` with each window cut short by the traces' ends replaced by its neighbour's.
+
+    A few samples of a window cannot separate the harmonics from each other
+    (nor from a MUAP): their fit is wild, and the interpolation between
+    window centres carries it far into the previous window. Only the first
+    and last windows can be short.
+    """
+    n_w = coefs.shape[0]
+    if n_w < 2:
+        return coefs
+    w_first, w_last = start // window, (start + n - 1) // window
+    inside_first = min((w_first + 1) * window, start + n) - start
+    inside_last = start + n - max(w_last * window, start)
+    need = MIN_WINDOW_SHARE * window
+    out = coefs
+    if inside_first < need:
+        out = out.copy()
+        out[0] = coefs[1]
+    if inside_last < need:
+        out = out.copy() if out is coefs else out
+        out[-1] = coefs[-2]
+    return out
+
+
 def subtract_line(
     x: np.ndarray,
     fs: float,
@@ -382,6 +413,7 @@ def subtract_line(
     if freqs.size == 0 or x.shape[0] == 0:
         return x.copy()
     coefs, centres = line_coefficients(x, fs, start, freqs, window)
+    coefs = _borrow_short_windows(coefs, start, x.shape[0], window)
     if len(centres) >= 2 * smooth + 1:
         # the median over neighbouring windows ignores a window whose fit a very
         # large MUAP still pulled (the line changes over seconds, an FP does not last)
