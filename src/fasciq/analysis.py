@@ -73,6 +73,10 @@ from fasciq.validate import check_finite, check_positive
 
 Progress = Callable[[float, float], None]
 
+#: A last window holding less than this share of a window takes the
+#: measures of the window before it.
+SHORT_TAIL = 0.25
+
 #: Order in which overlapping exclusion reasons claim time.
 REASON_PRIORITY = ("artefact", "noise", "voluntary")
 
@@ -455,6 +459,14 @@ class _Stream:
         for name, values in stats.items():
             getattr(self, name)[w0 : w0 + n] = values
         self.measured = w0 + n
+        tail = self.rec.n_samples - (self.n_windows - 1) * self.win
+        if self.measured == self.n_windows >= 2 and tail < SHORT_TAIL * self.win:
+            # a last window of a few samples measures nothing reliably (two
+            # samples of seven near the rails read as saturation): it takes
+            # the measures of the window before it
+            for name in stats:
+                values = getattr(self, name)
+                values[-1] = values[-2]
 
     def _track(self, w0: int, w1: int) -> None:
         """Tracked noise and low-band level of windows ``[w0, w1)``."""
@@ -824,14 +836,20 @@ def _peel(
     chunk (line regression, band-pass with margins), and the templates of
     the units that vary little are peeled off; the templates are then
     fitted again, longer, on the stretch itself from the discharges peeled
-    (``learn_rounds``), and the stretch peeled again. A first-pass FP that a
-    peeled discharge matches keeps its row, at the fitted time of the
-    discharge and with its unit when it had none; one left unmatched whose
+    (``learn_rounds``), and the stretch peeled again. Each discharge is
+    reported at its fitted start plus its unit's reference sample, read on
+    the unit's template learnt on the stretch with only the baseline removed
+    (``reference_hz``; the band-pass may make the other of two near-equal
+    phases the larger). A first-pass FP that a peeled discharge matches keeps
+    its row, at the fitted time of the discharge and with its unit when it
+    had none; one left unmatched whose
     peak the subtracted templates explain (less than ``k_high`` σ left) is a
     part of a peeled discharge and is dropped; peeled discharges that match
     no first-pass FP are added, with their unit.
     """
     from functools import partial
+
+    from scipy import signal as sps
 
     from fasciq.detect.peeling import (
         dense_stretches,
@@ -841,6 +859,7 @@ def _peel(
         peel,
         peeled_features,
         prune,
+        reference_samples,
     )
     from fasciq.detect.storm import grow_templates, split_units
 
@@ -870,6 +889,8 @@ def _peel(
     long = max(templates.shape[1], 2 * round(pp.template_ms * fs / 2000) + 1)
     reach = long + 4 * round(params.features.window_ms * fs / 1000)
     detector = get_detector(params.detect.method)
+    # baseline wander only: the shape of a MUAP is kept
+    wide_sos = sps.butter(1, pp.reference_hz / (fs / 2), "highpass", output="sos")
 
     def find_events(residual: np.ndarray) -> np.ndarray:
         sigma = np.broadcast_to(noise, residual.shape)
@@ -922,15 +943,12 @@ def _peel(
         lo = max(0, a - reach - setup.margin)
         hi = min(recording.n_samples, b + reach + setup.margin)
         raw = recording.get_traces(lo, hi, channels=good_idx)
-        filt = zero_phase(
-            subtract_line(raw, fs, lo, setup.harmonics, setup.line_window), setup.sos, setup.margin
-        )
+        clean = subtract_line(raw, fs, lo, setup.harmonics, setup.line_window)
+        filt = zero_phase(clean, setup.sos, setup.margin)
         # drop the filter margins (kept only at the recording's own ends)
         c0 = max(0, a - reach) - lo
-        block, start = (
-            filt[c0 : filt.shape[0] - (hi - min(recording.n_samples, b + reach))],
-            lo + c0,
-        )
+        c1 = filt.shape[0] - (hi - min(recording.n_samples, b + reach))
+        block, start = filt[c0:c1], lo + c0
         found, used, at = peel(block, noise, templates, pp, centre), templates, centre
         for r in range(max(pp.learn_rounds, pp.discover_rounds, pp.split_rounds)):
             if r < pp.learn_rounds and len(found):
@@ -959,6 +977,14 @@ def _peel(
         found = prune(found, pp.min_share)
         if len(found) == 0:
             continue
+        # an FP's time is its largest peak on the unfiltered MUAP: the band-pass
+        # can make the other of two near-equal phases the larger, so each
+        # unit's reference sample is read on its template learnt, over the
+        # same discharges, on the traces with only the baseline removed
+        wide = zero_phase(clean - np.median(clean, axis=0), wide_sos, setup.margin)[c0:c1]
+        reference = reference_samples(
+            learn_templates(wide, found, used, at, 0, pp.template_prior), pp.subsample
+        )
         # units found in the residual are not the sorting's: their discharges are unsorted
         unit_ids = np.concatenate([units, np.full(len(used) - len(units), -1, dtype=np.int64)])
         feats = peeled_features(
@@ -970,6 +996,7 @@ def _peel(
             params.features,
             params.detect.max_window_ms,
             pp.channel_k,
+            reference,
         )
         # matched on the first pass's time convention, reported at the fitted peak
         core = (feats["peak_sample"] + start >= a) & (feats["peak_sample"] + start < b)

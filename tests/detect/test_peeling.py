@@ -16,6 +16,7 @@ from fasciq.detect.peeling import (
     peel,
     peeled_features,
     prune,
+    reference_samples,
 )
 from fasciq.errors import ParameterError
 
@@ -181,6 +182,7 @@ def test_peak_left_reads_each_channel_around_its_sample():
         {"template_prior": -1.0},
         {"min_share": 1.5},
         {"split_rounds": -1},
+        {"reference_hz": 0},
     ],
 )
 def test_invalid_parameters_are_refused(kwargs):
@@ -327,3 +329,70 @@ def test_fits_that_explain_little_where_they_sit_are_pruned():
     # what it had subtracted is given back
     assert np.allclose(kept.residual, found.residual, atol=1e-4)
     assert prune(found, 0.0) is found
+
+
+def _near_equal_biphasic(t_ms: np.ndarray) -> np.ndarray:
+    """A sharp negative phase (-85 µV) and, 8 ms later, a broad positive one (+100 µV).
+
+    Unfiltered, the broad phase is the larger; the analysis band-pass (its
+    20 Hz high-pass) takes a third of it, and the sharp one is then larger.
+    """
+    sharp = -85.0 * np.exp(-0.5 * (t_ms / 0.5) ** 2)
+    broad = 100.0 * np.exp(-0.5 * ((t_ms - 8.0) / 3.0) ** 2)
+    space = np.exp(-((np.arange(N_CH) - 7.0) ** 2) / 8.0)
+    return (sharp + broad)[:, None] * space[None, :]
+
+
+def test_reference_sample_is_the_largest_peak_of_the_unfiltered_muap():
+    from fasciq.signal.filters import bandpass_sos, zero_phase
+
+    rng = np.random.default_rng(21)
+    n = 40000
+    sos = bandpass_sos(FS)
+    raw = rng.normal(0, 2.0, (n, N_CH))
+    # discharges at random fractions of a sample, every 25 ms
+    onsets = 300 + 50 * np.arange(700) + rng.uniform(0, 1, 700)
+    truth = []
+    k = np.arange(-40, 80)
+    for t0 in onsets:
+        at = int(np.floor(t0))
+        wave = _near_equal_biphasic((at + k - t0) * 1000 / FS)
+        raw[at + k] += wave
+        big = np.ptp(wave, axis=0).argmax()
+        truth.append(at + k[np.abs(wave[:, big]).argmax()])  # the simulator's rule
+    truth = np.array(truth)
+    filt = zero_phase(raw.astype(np.float32), sos)
+    # the unit's band-passed template, discharge time at CENTRE
+    one = np.zeros((400, N_CH))
+    one[100 + k] = _near_equal_biphasic(k * 1000 / FS)
+    tpl = zero_phase(one.astype(np.float32), sos)[100 - CENTRE : 100 - CENTRE + LENGTH][None]
+    noise = np.full(N_CH, 2.0)
+    found = peel(filt, noise, tpl, PeelParams(), CENTRE)
+    assert len(found) == len(onsets)
+    # on the band-passed template the sharp phase is the larger: 8 ms early
+    feats = peeled_features(found, noise, FS, CENTRE, search_ms=10.0)
+    early = np.sort(feats["fit_sample"]) - truth
+    assert np.median(early) == pytest.approx(-0.008 * FS, abs=1.5)
+    # learnt on the unfiltered traces, the reference is the broad phase
+    wide = learn_templates(raw, found, tpl, CENTRE, 0)
+    ref = reference_samples(wide, 4)
+    assert ref.shape == (1, 4)
+    feats = peeled_features(found, noise, FS, CENTRE, search_ms=10.0, reference=ref)
+    err = np.sort(feats["fit_sample"]) - truth
+    assert np.mean(np.abs(err) <= 1) > 0.98
+    assert np.abs(err).max() < 0.005 * FS  # never the other phase
+
+
+def test_reference_samples_follow_the_fraction_of_a_sample():
+    # two equal peaks one sample apart but for a quarter sample: the larger
+    # sampled one changes with the delay
+    t = np.arange(LENGTH, dtype=float)
+    wave = np.exp(-0.5 * ((t - 20.0) / 1.2) ** 2) + 0.98 * np.exp(-0.5 * ((t - 30.3) / 1.2) ** 2)
+    tpl = (wave[:, None] * np.ones(3)[None, :])[None].astype(np.float32)
+    ref = reference_samples(tpl, 4)
+    shifted = _shifted(tpl, 4)[0]
+    expected = [int(np.abs(shifted[s, :, 0]).argmax()) for s in range(4)]
+    assert ref[0].tolist() == expected
+    assert min(expected) <= 21 and max(expected) >= 30  # either peak, by the delay
+    # undelayed templates, one fraction only
+    assert reference_samples(tpl).tolist() == [[20]]

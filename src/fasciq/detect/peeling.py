@@ -34,6 +34,13 @@ discharge) and blurred by the overlaps; :func:`learn_templates` fits them
 again, longer, on the stretch itself by least squares over all the
 discharges peeled from it, and the stretch is peeled again.
 
+An FP's time is its largest peak: the largest absolute sample on the
+channel with the largest peak-to-peak of the MUAP as it reaches the
+electrodes. The band-pass can make the other of two near-equal phases the
+larger, so each unit's reference sample (:func:`reference_samples`, at every
+fraction of a sample) is read on its template learnt again, over the same
+discharges, on traces with only the baseline removed.
+
 Every subtraction is one discharge of its unit. The functions here are pure
 array functions; :func:`fasciq.analysis.analyze` chooses the stretches
 (:func:`dense_stretches`), re-reads and filters them as the stream does,
@@ -141,6 +148,11 @@ class PeelParams:
         Largest shape variability of such a unit (as ``max_variability``).
     min_new_snr : float
         Smallest peak-to-peak of its template, in noise σ of its channel.
+    reference_hz : float
+        Corner of the high-pass (first order, zero phase) that removes the
+        baseline from the traces on which each unit's reference sample (its
+        largest peak, :func:`reference_samples`) is read: the analysis
+        band-pass would change which of two near-equal phases is the larger.
     """
 
     enabled: bool = True
@@ -166,6 +178,7 @@ class PeelParams:
     min_new_discharges: int = 8
     max_new_variability: float = 0.3
     min_new_snr: float = 8.0
+    reference_hz: float = 2.0
 
     def __post_init__(self) -> None:
         check_positive(self.min_rate_hz, "min_rate_hz")
@@ -189,6 +202,7 @@ class PeelParams:
             )
         check_positive(self.max_new_variability, "max_new_variability")
         check_positive(self.min_new_snr, "min_new_snr")
+        check_positive(self.reference_hz, "reference_hz")
         for name, low in (
             ("subsample", 1),
             ("max_rounds", 1),
@@ -870,6 +884,46 @@ def match_times(a: np.ndarray, b: np.ndarray, tol: float) -> np.ndarray:
     return out
 
 
+def reference_samples(templates: np.ndarray, subsample: int | None = None) -> np.ndarray:
+    """Index of each template's largest peak, at every fraction of a sample.
+
+    The reference sample of a discharge is the largest absolute sample on
+    the channel with the largest peak-to-peak, the rule by which an FP's
+    time is defined. A MUAP whose two largest phases are near-equal has its
+    reference on one or the other depending on where the samples fall, so
+    the rule is applied to the template delayed by each fraction ``k /
+    subsample`` of a sample.
+
+    Parameters
+    ----------
+    templates : ndarray
+        Templates (µV), shape ``(n_units, n_window, n_channels)``, or copies
+        already delayed by ``k / n_sub`` samples, shape ``(n_units, n_sub,
+        n_window, n_channels)`` (:attr:`Peeled.fitted`).
+    subsample : int, optional
+        Fractions per sample for undelayed templates (1 by default; ignored
+        for delayed copies).
+
+    Returns
+    -------
+    ndarray of int64, shape (n_units, n_fractions)
+        Index in the template window of the reference sample.
+    """
+    tpl = np.asarray(templates, dtype=np.float32)
+    if tpl.ndim == 3:
+        sub = max(1, int(subsample or 1))
+        if tpl.shape[0] == 0:
+            return np.zeros((0, sub), dtype=np.int64)
+        tpl = _shifted(tpl, sub) if sub > 1 else tpl[:, None]
+    n_units, n_sub, length, n_ch = tpl.shape
+    if n_units == 0:
+        return np.zeros((0, n_sub), dtype=np.int64)
+    flat = tpl.reshape(n_units * n_sub, length, n_ch)
+    big = np.ptp(flat, axis=1).argmax(axis=1)
+    at = np.abs(flat[np.arange(flat.shape[0]), :, big]).argmax(axis=1)
+    return at.reshape(n_units, n_sub).astype(np.int64)
+
+
 def peeled_features(
     peeled: Peeled,
     noise: np.ndarray,
@@ -879,6 +933,7 @@ def peeled_features(
     params: FeatureParams | None = None,
     search_ms: float = 20.0,
     channel_k: float = 1.5,
+    reference: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Features of each peeled discharge, measured on it alone.
 
@@ -906,12 +961,19 @@ def peeled_features(
         Half-width of the peak search (as in the first pass).
     channel_k : float
         The discharge's footprint: channels of its template above this many σ.
+    reference : ndarray of int, shape (n_templates, n_fractions), optional
+        Index in the template window of each unit's reference sample (its
+        largest peak) when its template lies ``k / n_fractions`` of a sample
+        later (:func:`reference_samples`); by default that of the fitted
+        templates.
 
     Returns
     -------
     dict of ndarray
         As :func:`~fasciq.detect.features.event_features`, one entry per
-        peeled discharge, with ``peak_sample`` relative to the traces.
+        peeled discharge, with ``peak_sample`` relative to the traces, and
+        ``fit_sample``: the discharge's fitted start plus its unit's
+        reference sample.
     """
     params = params or FeatureParams()
     n_ev = len(peeled)
@@ -941,13 +1003,14 @@ def peeled_features(
     seg_of = feats["peak_sample"] // seg
     feats["peak_sample"] = peeled.sample[seg_of] - h + feats["peak_sample"] % seg
     feats["index"] = seg_of.astype(np.int64)
-    # the fitted time of the largest peak: on the template's channel with the
-    # largest peak-to-peak, its largest absolute sample, at the fitted alignment
-    tpl = peeled.fitted[:, 0]
-    big = np.ptp(tpl, axis=1).argmax(axis=1)
-    at_peak = np.abs(tpl[np.arange(tpl.shape[0]), :, big]).argmax(axis=1) - centre
-    unit = peeled.unit[seg_of]
-    feats["fit_sample"] = peeled.sample[seg_of] + peeled.offset[seg_of] + at_peak[unit]
+    # the fitted time of the largest peak: the reference sample of the
+    # discharge's unit at its fitted fraction of a sample
+    if reference is None:
+        reference = reference_samples(peeled.fitted)
+    reference = np.asarray(reference, dtype=np.int64).reshape(len(peeled.fitted), -1)
+    frac = np.rint(peeled.offset[seg_of] * reference.shape[1]).astype(np.int64)
+    at_peak = reference[peeled.unit[seg_of], frac % reference.shape[1]]
+    feats["fit_sample"] = peeled.sample[seg_of] - centre + at_peak
     return feats
 
 
@@ -961,5 +1024,6 @@ __all__ = [
     "peel",
     "peeled_features",
     "prune",
+    "reference_samples",
     "template_channels",
 ]
