@@ -853,6 +853,7 @@ def _peel(
 
     from fasciq.detect.peeling import (
         dense_stretches,
+        followers,
         learn_templates,
         match_times,
         peak_left,
@@ -861,7 +862,7 @@ def _peel(
         prune,
         reference_samples,
     )
-    from fasciq.detect.storm import grow_templates, split_units
+    from fasciq.detect.storm import grow_templates, split_units, weak_templates
 
     pp = params.peel
     if not pp.enabled or sorting is None or not sorting.templates or len(fps) == 0:
@@ -938,6 +939,7 @@ def _peel(
         stats = found_units.units
         return out, stats["stability"].to_numpy(float), stats["n_fp"].to_numpy(float)
 
+    carried: tuple[np.ndarray, int, float] | None = None
     for a_s, b_s in stretches:
         a, b = round(a_s * fs), round(b_s * fs)
         lo = max(0, a - reach - setup.margin)
@@ -949,13 +951,19 @@ def _peel(
         c0 = max(0, a - reach) - lo
         c1 = filt.shape[0] - (hi - min(recording.n_samples, b + reach))
         block, start = filt[c0:c1], lo + c0
-        found, used, at = peel(block, noise, templates, pp, centre), templates, centre
+        # a storm cut into pieces goes on with the templates of the piece before
+        used, at = templates, centre
+        if pp.carry_templates and carried is not None and abs(carried[2] - a_s) < 1e-6:
+            used, at = carried[0], carried[1]
+        found = peel(block, noise, used, pp, at)
         for r in range(max(pp.learn_rounds, pp.discover_rounds, pp.split_rounds)):
             if r < pp.learn_rounds and len(found):
                 # the first round also lengthens the templates to template_ms
                 extend = max(0, round(pp.template_ms * fs / 2000) - at) if r == 0 else 0
                 used = learn_templates(block, found, used, at, extend, pp.template_prior)
                 at += extend
+                # a unit found in the residual must stay above the noise once learnt
+                used = used[~weak_templates(used, len(units), noise, pp.min_new_snr)]
                 found = peel(block, noise, used, pp, at)
             if r < pp.split_rounds and len(found):
                 split, _ = split_units(found, used, noise, pp, fs, partial(sort_snippets, at=at))
@@ -975,6 +983,11 @@ def _peel(
                     found,
                 )
         found = prune(found, pp.min_share)
+        # the next piece starts from these templates: the sorting's, and the new
+        # ones that kept enough discharges here
+        kept = np.bincount(found.unit, minlength=len(used)) >= pp.min_new_discharges
+        kept[: len(units)] = True
+        carried = (used[kept], at, b_s)
         if len(found) == 0:
             continue
         # an FP's time is its largest peak on the unfiltered MUAP: the band-pass
@@ -998,8 +1011,14 @@ def _peel(
             pp.channel_k,
             reference,
         )
+        # a template's fits that follow a larger unit's at a fixed lag are a part
+        # of its MUAP: they stay subtracted, and are not discharges
+        follow = followers(
+            found, pp.follow_ms * fs / 1000, pp.min_follow_share, pp.min_new_discharges
+        )
         # matched on the first pass's time convention, reported at the fitted peak
         core = (feats["peak_sample"] + start >= a) & (feats["peak_sample"] + start < b)
+        core &= ~follow[feats["index"]]
         feats = {k: v[core] for k, v in feats.items()}
         time_s = (feats["fit_sample"] + start) / fs
         unit = unit_ids[found.unit[feats["index"]]]

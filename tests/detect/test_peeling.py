@@ -10,6 +10,7 @@ from fasciq.detect.peeling import (
     _correlate,
     _shifted,
     dense_stretches,
+    followers,
     learn_templates,
     match_times,
     peak_left,
@@ -329,6 +330,49 @@ def test_fits_that_explain_little_where_they_sit_are_pruned():
     # what it had subtracted is given back
     assert np.allclose(kept.residual, found.residual, atol=1e-4)
     assert prune(found, 0.0) is found
+
+
+@pytest.mark.parametrize("locked", [True, False])
+def test_fits_that_follow_a_larger_unit_at_a_fixed_lag_are_its_part(locked):
+    # a large unit, an independent smaller one, and a small component that
+    # rides, 12 samples late, on 80 % of the large unit's discharges (a part
+    # of its MUAP its template lacks); or, as a control, the same component
+    # firing on its own at random
+    rng = np.random.default_rng(41)
+    big, small = _templates()
+    t = np.arange(LENGTH) - CENTRE
+    part = (
+        30.0
+        * np.exp(-((t / 2.0) ** 2))[:, None]
+        * np.exp(-((np.arange(N_CH) - 13.0) ** 2) / 4.0)[None, :]
+    ).astype(np.float32)
+    tpl = np.stack([big, 0.4 * small, part])
+    n = 30000
+    x = rng.normal(0, NOISE, (n, N_CH)).astype(np.float32)
+    big_at = np.arange(300, n - 300, 400) + rng.integers(-50, 50, 74)
+    small_at = np.sort(rng.choice(np.arange(200, n - 200, 60), 60, replace=False))
+    ride = big_at[rng.random(big_at.size) < 0.8]
+    part_at = ride + 12 if locked else np.sort(rng.choice(np.arange(250, n - 250, 70), ride.size))
+    for u, times in ((0, big_at), (1, small_at), (2, part_at)):
+        for s in times:
+            _insert(x, tpl[u], int(s))
+    found = peel(x, np.full(N_CH, NOISE), tpl, PeelParams(), CENTRE)
+    # each template's discharges are found (overlaps aside)
+    for u, times in ((0, big_at), (1, small_at), (2, part_at)):
+        mine = found.unit == u
+        pair = match_times(found.sample[mine] + found.offset[mine], times.astype(float), 1.0)
+        assert (pair >= 0).mean() > 0.9
+    follow = followers(found, 1.0, 0.3, 8)
+    if locked:
+        # the component's fits are all followers; none of the units' own are
+        assert follow[found.unit == 2].mean() > 0.95
+        assert not follow[found.unit < 2].any()
+    else:
+        # a unit firing on its own meets the others at a fixed lag by chance only
+        assert not follow.any()
+    # too few followed discharges, or too small a share of the larger unit's
+    assert not followers(found, 1.0, 0.3, 200).any()
+    assert not followers(found, 1.0, 1.0, 8).any()
 
 
 def _near_equal_biphasic(t_ms: np.ndarray) -> np.ndarray:

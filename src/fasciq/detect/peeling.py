@@ -153,6 +153,20 @@ class PeelParams:
         baseline from the traces on which each unit's reference sample (its
         largest peak, :func:`reference_samples`) is read: the analysis
         band-pass would change which of two near-equal phases is the larger.
+    carry_templates : bool
+        A dense stretch cut into pieces (``max_stretch_s``) peels each piece
+        starting from the templates of the piece before: the sorting's, as
+        learnt there, and the units found there that kept at least
+        ``min_new_discharges`` discharges (False: each piece starts from the
+        sorting's templates).
+    follow_ms : float
+        Half-width of the lag window within which a template's discharges
+        follow a larger template's (:func:`followers`).
+    min_follow_share : float
+        Where a template's discharges follow at least this share of a larger
+        template's discharges at one lag, they are a part of that unit's
+        MUAP, not discharges of their own, and are not reported (they stay
+        subtracted; 1: only where every one is followed).
     """
 
     enabled: bool = True
@@ -179,6 +193,9 @@ class PeelParams:
     max_new_variability: float = 0.3
     min_new_snr: float = 8.0
     reference_hz: float = 2.0
+    carry_templates: bool = True
+    follow_ms: float = 1.0
+    min_follow_share: float = 0.3
 
     def __post_init__(self) -> None:
         check_positive(self.min_rate_hz, "min_rate_hz")
@@ -203,6 +220,8 @@ class PeelParams:
         check_positive(self.max_new_variability, "max_new_variability")
         check_positive(self.min_new_snr, "min_new_snr")
         check_positive(self.reference_hz, "reference_hz")
+        check_positive(self.follow_ms, "follow_ms")
+        check_in_range(self.min_follow_share, "min_follow_share", 0.0, 1.0)
         for name, low in (
             ("subsample", 1),
             ("max_rounds", 1),
@@ -816,6 +835,70 @@ def prune(peeled: Peeled, min_share: float) -> Peeled:
     )
 
 
+def followers(peeled: Peeled, tolerance: float, min_share: float, min_count: int) -> np.ndarray:
+    """The discharges that follow a larger template's discharges at a fixed lag.
+
+    Motor units fire independently, so a discharge of one unit lies at a
+    given lag (within ``±tolerance`` samples) from a discharge of another
+    only by chance, and rarely. Where a template's discharges accompany
+    most of a larger template's discharges at one lag, they are a part of
+    that unit's MUAP that its template does not hold (a component that
+    varies from discharge to discharge and is averaged away), not another
+    unit: fitting them keeps the residual clean, but they are not
+    discharges of their own. For each pair of templates (the smaller one
+    following the larger, by peak-to-peak), the lag at which most pairs of
+    their discharges fall (within ``±tolerance``, and closer than a
+    template length) is found; where that many pairs reach ``min_count``
+    and ``min_share`` of the larger template's discharges, the smaller
+    template's discharges at that lag are followers.
+
+    Parameters
+    ----------
+    peeled : Peeled
+        Output of :func:`peel` (or :func:`prune`).
+    tolerance : float
+        Half-width, in samples, of the lag window.
+    min_share : float
+        Smallest share of the larger template's discharges that are followed.
+    min_count : int
+        Fewest followed discharges.
+
+    Returns
+    -------
+    ndarray of bool, shape (len(peeled),)
+        True for a follower.
+    """
+    out = np.zeros(len(peeled), dtype=bool)
+    n_templates, _, length, _ = peeled.fitted.shape
+    if len(peeled) < 2 * min_count or n_templates < 2:
+        return out
+    size = np.ptp(peeled.fitted[:, 0], axis=1).max(axis=1)
+    pos = peeled.sample + peeled.offset
+    members = [np.flatnonzero(peeled.unit == u) for u in range(n_templates)]
+    for v in np.argsort(-size, kind="stable").tolist():
+        lead = pos[members[v]]
+        if lead.size < min_count:
+            continue
+        for u in range(n_templates):
+            if size[u] >= size[v] or members[u].size < min_count:
+                continue
+            lag = pos[members[u]][:, None] - lead[None, :]
+            i, j = np.nonzero(np.abs(lag) < length)
+            if i.size < min_count:
+                continue
+            dl = lag[i, j]
+            order = np.argsort(dl, kind="stable")
+            dl, i = dl[order], i[order]
+            # pairs within ±tolerance of each lag, counted on the sorted lags
+            hi = np.searchsorted(dl, dl + 2 * tolerance, side="right")
+            count = hi - np.arange(dl.size)
+            k = int(count.argmax())
+            if count[k] < max(min_count, min_share * lead.size):
+                continue
+            out[members[u][np.unique(i[k : hi[k]])]] = True
+    return out
+
+
 def peak_left(
     residual: np.ndarray, samples: np.ndarray, channels: np.ndarray, half: int
 ) -> np.ndarray:
@@ -1018,6 +1101,7 @@ __all__ = [
     "PeelParams",
     "Peeled",
     "dense_stretches",
+    "followers",
     "learn_templates",
     "match_times",
     "peak_left",

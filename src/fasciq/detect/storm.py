@@ -89,6 +89,42 @@ def accept_units(
     )
 
 
+def weak_templates(
+    templates: np.ndarray, n_known: int, noise: np.ndarray, snr: float
+) -> np.ndarray:
+    """Which templates found in a residual fall below ``snr`` once learnt on the stretch.
+
+    A unit is accepted from the template averaged over its residual snippets
+    (:func:`accept_units`); learnt again on the whole stretch, by least
+    squares over every discharge peeled with it
+    (:func:`fasciq.detect.peeling.learn_templates`), a template sorted from
+    overlaps and leftovers shrinks towards the noise. The size test is made
+    again on the learnt template; the known templates (the first
+    ``n_known``) are always kept.
+
+    Parameters
+    ----------
+    templates : ndarray, shape (n_units, n_window, n_channels)
+        Learnt templates (µV): the known ones first, then the new ones.
+    n_known : int
+        Number of known templates.
+    noise : ndarray, shape (n_channels,)
+        Noise σ (µV).
+    snr : float
+        Smallest peak-to-peak of a new template, in noise σ of its channel
+        (``PeelParams.min_new_snr``).
+
+    Returns
+    -------
+    ndarray of bool, shape (n_units,)
+        True for a new template below ``snr``.
+    """
+    p2p = np.ptp(templates, axis=1) / np.maximum(noise, 1e-12)[None, :]
+    weak = p2p.max(axis=1, initial=0.0) < snr
+    weak[: max(0, int(n_known))] = False
+    return weak
+
+
 def grow_templates(
     x: np.ndarray,
     noise: np.ndarray,
@@ -237,4 +273,4 @@ def split_units(
     return np.stack(out).astype(np.float32), np.asarray(origin, dtype=np.int64)
 
 
-__all__ = ["accept_units", "clean_snippets", "grow_templates", "split_units"]
+__all__ = ["accept_units", "clean_snippets", "grow_templates", "split_units", "weak_templates"]
