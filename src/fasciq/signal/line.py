@@ -358,12 +358,12 @@ def _borrow_short_windows(coefs: np.ndarray, start: int, n: int, window: int) ->
     inside_first = min((w_first + 1) * window, start + n) - start
     inside_last = start + n - max(w_last * window, start)
     need = MIN_WINDOW_SHARE * window
-    out = coefs
+    if inside_first >= need and inside_last >= need:
+        return coefs
+    out = coefs.copy()
     if inside_first < need:
-        out = out.copy()
         out[0] = coefs[1]
     if inside_last < need:
-        out = out.copy() if out is coefs else out
         out[-1] = coefs[-2]
     return out
 
