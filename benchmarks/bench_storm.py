@@ -190,7 +190,7 @@ def main() -> None:
         f"recorded traces σ there {burst['recorded_sigma_uv']:.2f} µV"
     )
     bands = list(analysis["recall_by_size"])
-    head = f"{'':28s} {'F1':>6s} {'recall':>6s} {'false':>6s} {'unit ok':>7s} | recall " + " ".join(
+    head = f"{'':38s} {'F1':>6s} {'recall':>6s} {'false':>6s} {'unit ok':>7s} | recall " + " ".join(
         f"{b:>12s}" for b in bands
     )
     print(head)
@@ -201,7 +201,7 @@ def main() -> None:
             f"{'-' if v is None else f'{v:.2f}':>12s}" for v in r["recall_by_size"].values()
         )
         return (
-            f"{name:28s} {r['f1']:6.3f} {r.get('recall', r.get('sensitivity', 0)):6.3f} "
+            f"{name:38s} {r['f1']:6.3f} {r.get('recall', r.get('sensitivity', 0)):6.3f} "
             f"{r['false_fps']:6d} {'-' if ok is None else f'{ok:.2f}':>7s} |        {by}"
         )
 
