@@ -48,19 +48,23 @@ RESULTS = Path(__file__).resolve().parent / "results"
 DETECTABLE_P2P = 5.0
 
 
-def channel_noise(rec) -> np.ndarray:
-    """Robust noise σ (µV) of each channel in the analysis pass band."""
+def analysis_band(x: np.ndarray, fs: float) -> np.ndarray:
+    """Whole traces filtered as the analysis filters them: line removed, band-passed."""
     from fasciq.signal.filters import bandpass_sos, filter_margin, zero_phase
     from fasciq.signal.line import detect_line_frequency, line_harmonics, subtract_line
-    from fasciq.signal.noise import MAD_TO_SIGMA
 
-    x = rec.get_traces()
-    fs = rec.fs
     sos = bandpass_sos(fs)
     line = detect_line_frequency(x, fs)
     if line:
         x = subtract_line(x, fs, 0, line_harmonics(x, fs, line), round(0.5 * fs))
-    y = zero_phase(x, sos, filter_margin(sos, fs))
+    return zero_phase(x, sos, filter_margin(sos, fs))
+
+
+def channel_noise(rec) -> np.ndarray:
+    """Robust noise σ (µV) of each channel in the analysis pass band."""
+    from fasciq.signal.noise import MAD_TO_SIGMA
+
+    y = analysis_band(rec.get_traces(), rec.fs)
     return np.median(np.abs(y), axis=0) * MAD_TO_SIGMA
 
 
