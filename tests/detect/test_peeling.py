@@ -184,11 +184,70 @@ def test_peak_left_reads_each_channel_around_its_sample():
         {"min_share": 1.5},
         {"split_rounds": -1},
         {"reference_hz": 0},
+        {"search_passes": -1},
+        {"search_passes": 1.5},
+        {"search_reach": 1.5},
     ],
 )
 def test_invalid_parameters_are_refused(kwargs):
     with pytest.raises(ParameterError):
         PeelParams(**kwargs)
+
+
+def _lag_alike_templates() -> np.ndarray:
+    """Two large units of one shape a channel apart, and two small ones (µV)."""
+    t = np.arange(LENGTH) - CENTRE
+    ch = np.arange(N_CH)
+
+    def unit(width: float, centre_ch: float, sign: float, amp: float) -> np.ndarray:
+        u = t / width
+        wave = -sign * (1 - u**2) * np.exp(-(u**2) / 2)
+        space = np.exp(-((ch - centre_ch) ** 2) / 18.0)
+        return (amp * wave[:, None] * space[None, :]).astype(np.float32)
+
+    large = [unit(3.0, 6.0, 1.0, 200.0), unit(3.0, 7.0, 1.0, 150.0)]
+    small = [unit(4.0, 9.0, -1.0, 40.0), unit(2.5, 4.0, 1.0, 30.0)]
+    return np.stack([*large, *small])
+
+
+def test_local_search_replaces_greedy_fits_that_others_made_wrong():
+    # a storm of overlaps 2.5-20 ms apart among alike units: greedy fits taken
+    # by the wrong unit leave gaps that are filled by false fits; the search
+    # lowers the objective (residual energy + k_fit² per fit) and drops them
+    rng = np.random.default_rng(0)
+    tpl = _lag_alike_templates()
+    n, sigma = 20000, 2.0
+    x = rng.normal(0, sigma, (n, N_CH)).astype(np.float32)
+    times, units = [], []
+    at = 100
+    while at < n - 100:
+        u = int(rng.integers(0, len(tpl)))
+        _insert(x, tpl[u], at)
+        times.append(at)
+        units.append(u)
+        at += int(rng.integers(5, 40))
+    times_a, units_a = np.array(times, dtype=float), np.array(units)
+    out = {}
+    for passes in (0, 8):
+        params = dataclasses.replace(PeelParams(), search_passes=passes)
+        found = peel(x, np.full(N_CH, sigma), tpl, params, CENTRE)
+        pair = match_times(found.sample.astype(float), times_a, 2.0)
+        hit = pair >= 0
+        objective = float(np.sum((found.residual / sigma) ** 2)) + params.k_fit**2 * len(found)
+        out[passes] = {
+            "hit": int(hit.sum()),
+            "right": int((found.unit[hit] == units_a[pair[hit]]).sum()),
+            "false": int((~hit).sum()),
+            "n": len(found),
+            "objective": objective,
+        }
+    greedy, searched = out[0], out[8]
+    assert searched["objective"] < greedy["objective"]
+    assert searched["false"] <= 0.7 * greedy["false"]
+    assert searched["hit"] >= greedy["hit"]
+    # fits given the right unit, as a share of all fits
+    assert searched["right"] / searched["n"] >= greedy["right"] / greedy["n"] + 0.03
+    assert searched["hit"] >= 0.97 * len(times)
 
 
 def test_long_chain_of_overlaps_is_refitted_in_bounded_memory():
@@ -265,9 +324,11 @@ def test_learnt_templates_recover_what_a_short_window_cuts_off():
         for p in (found, again)
     ]
     assert extra[1] <= 2
-    # as little is left as with the true templates, far less than with the cut ones
+    # nearly as little is left as with the true templates (within 5 %: the
+    # local search fits them a little closer still), far less than with the
+    # cut ones
     best = peel(x, sigma, true, PeelParams(), long_centre)
-    assert np.std(again.residual) <= 1.02 * np.std(best.residual)
+    assert np.std(again.residual) <= 1.05 * np.std(best.residual)
     assert np.std(again.residual) < 0.5 * np.std(found.residual)
 
 

@@ -170,23 +170,40 @@ def test_unit_without_template_is_found_in_the_residual():
     assert ok.tolist() == [True, False, False, False]
 
 
-def test_a_burst_cut_into_pieces_carries_its_templates_on():
-    # the burst peeled in 4-s pieces: each piece starting from the templates
-    # learnt and found in the piece before separates more of it than each
-    # starting again from the sorting's
+def test_a_burst_cut_into_pieces_carries_its_templates_on(monkeypatch):
+    # the burst peeled in 4-s pieces: with carry_templates each piece starts
+    # from the templates learnt (lengthened) and found in the piece before,
+    # without it from the sorting's short ones again; both separate the burst
+    # about equally well, against the truth
+    import fasciq.detect.peeling as peeling
     from fasciq.evaluate import Truth, evaluate_result
     from fasciq.simulate import simulate
 
     sim = simulate(preset="succinylcholine", duration_s=30.0, seed=8)
     rec = sim.recording.load()
     truth = Truth.from_simulation(sim.truth)
-    score = {}
+    lengths: list[int] = []
+
+    def recording_peel(x, noise, templates, params=None, centre=None):
+        lengths.append(templates.shape[1])
+        return original(x, noise, templates, params, centre)
+
+    original = peeling.peel
+    # the analysis imports peel when it peels
+    monkeypatch.setattr(peeling, "peel", recording_peel)
+    score, short_starts = {}, {}
     for carry in (True, False):
+        lengths.clear()
         params = {"peel": {"max_stretch_s": 4.0, "carry_templates": carry}}
         score[carry] = evaluate_result(analyze(rec, AnalysisParams.from_dict(params)), truth)
-    assert score[True]["sensitivity"] >= score[False]["sensitivity"] + 0.005
-    assert score[True]["f1"] >= score[False]["f1"] + 0.005
-    assert score[True]["precision"] >= 0.85
+        short_starts[carry] = lengths.count(min(lengths))
+    # pieces peeled from the sorting's short templates: the first only, or every one
+    assert short_starts[True] == 1
+    assert short_starts[False] >= 3
+    for carry in (True, False):
+        assert score[carry]["sensitivity"] >= 0.55
+        assert score[carry]["precision"] >= 0.85
+    assert abs(score[True]["f1"] - score[False]["f1"]) <= 0.05
 
 
 def test_units_found_in_the_residual_must_stay_above_the_noise_once_learnt():

@@ -18,12 +18,20 @@ pursuit ("peeling"):
    peak) and subtracted; the correlations are updated exactly from the
    precomputed template cross-correlations, with no new FFT;
 4. this repeats until no drop exceeds ``k_fit²``;
-5. greedy fits share the energy of a close overlap unevenly, so each
+5. greedy fits are made one at a time, and a large discharge can be taken
+   by another unit's template at a lag where their shapes are alike, the
+   gap then filled by small fits; a local search therefore adds each
+   discharge back in turn and subtracts in its place the best fit of any
+   unit within half a template length (or none, where none reaches
+   ``k_fit²``), and the greedy peeling fills what that freed, pass after
+   pass (``search_passes``), towards the least residual energy plus
+   ``k_fit²`` per discharge;
+6. greedy fits share the energy of a close overlap unevenly, so each
    discharge is then fitted again (position, fraction and scale) on the
    residual with itself added back, a few passes over all of them, and the
    scales of each group of overlapping discharges are solved together
    (least squares);
-6. each discharge's share of the energy on its own channels and span, on
+7. each discharge's share of the energy on its own channels and span, on
    the final residual with it added back, is measured: a fit that explains
    little of what lies there took up the leftovers of other discharges and
    is dropped (:func:`prune`).
@@ -142,6 +150,13 @@ class PeelParams:
         Rounds of template discovery in the residual of a dense stretch
         (:mod:`fasciq.detect.storm`; 0 turns it off). New units also fit
         leftovers of others; ``min_share`` drops those fits.
+    search_passes : int
+        Most passes of local search after the greedy peeling: each
+        discharge in turn is added back and replaced by the best fit of any
+        unit near it (or by none), then the greedy peeling fills what that
+        freed (0: greedy fits only).
+    search_reach : float
+        How far from a discharge the local search looks, in template lengths.
     min_new_discharges : int
         Fewest discharges of a unit found in the residual.
     max_new_variability : float
@@ -186,9 +201,11 @@ class PeelParams:
     min_share: float = 0.2
     learn_rounds: int = 3
     split_rounds: int = 1
-    template_ms: float = 60.0
+    template_ms: float = 80.0
     template_prior: float = 2.0
     discover_rounds: int = 2
+    search_passes: int = 8
+    search_reach: float = 0.5
     min_new_discharges: int = 8
     max_new_variability: float = 0.3
     min_new_snr: float = 8.0
@@ -221,6 +238,7 @@ class PeelParams:
         check_positive(self.min_new_snr, "min_new_snr")
         check_positive(self.reference_hz, "reference_hz")
         check_positive(self.follow_ms, "follow_ms")
+        check_in_range(self.search_reach, "search_reach", 0.0, 1.0)
         check_in_range(self.min_follow_share, "min_follow_share", 0.0, 1.0)
         for name, low in (
             ("subsample", 1),
@@ -228,6 +246,7 @@ class PeelParams:
             ("learn_rounds", 0),
             ("split_rounds", 0),
             ("discover_rounds", 0),
+            ("search_passes", 0),
             ("min_new_discharges", 2),
         ):
             value = getattr(self, name)
@@ -522,6 +541,149 @@ def _local_fit(
     return gain, share
 
 
+class _Fitter:
+    """State of a peeling: the residual, every unit's correlation with it, and the fits.
+
+    Each subtraction or restoration of a discharge updates the correlations
+    exactly from the template cross-correlations, with no new FFT.
+    """
+
+    def __init__(
+        self,
+        residual: np.ndarray,
+        corr: np.ndarray,
+        cross: np.ndarray,
+        w_shift: np.ndarray,
+        energy: np.ndarray,
+        mask: np.ndarray,
+        usable: np.ndarray,
+        params: PeelParams,
+    ) -> None:
+        self.residual, self.corr, self.cross, self.w_shift = residual, corr, cross, w_shift
+        self.energy, self.mask, self.usable, self.params = energy, mask, usable, params
+        self.e0 = energy[:, 0].astype(np.float32)
+        self.length = w_shift.shape[2]
+        self.n_pos = corr.shape[1]
+        self.thresh = params.k_fit**2
+        # start, fraction index, unit, scale, gain of each fit, by an id
+        self.fits: dict[int, tuple[int, int, int, float, float]] = {}
+        self._next = 0
+
+    def _apply(self, start: int, s: int, u: int, scale: float) -> None:
+        """Subtract ``scale`` × the template (add it back for a negative scale)."""
+        length = self.length
+        self.residual[start : start + length] -= scale * self.w_shift[u, s]
+        d0 = start - (length - 1)
+        a0, a1 = max(d0, 0), min(start + length, self.n_pos)
+        self.corr[:, a0:a1] -= scale * self.cross[:, u, s, a0 - d0 : a1 - d0]
+
+    def _gains(self, a0: int, a1: int, blocked: np.ndarray | None = None) -> np.ndarray:
+        """Drop in energy of every unit at lags ``[a0, a1)`` at its bounded best scale."""
+        corr = self.corr[:, a0:a1]
+        a = corr / self.e0[:, None]
+        a_fit = np.minimum(a, self.params.max_scale)
+        ok = (a >= self.params.min_scale) & self.usable[:, None]
+        if blocked is not None:
+            ok &= ~blocked
+        return np.where(ok, 2 * a_fit * corr - a_fit**2 * self.e0[:, None], 0)
+
+    def _candidate(self, u: int, t: int) -> tuple[int, int, float, float] | None:
+        """Unit ``u`` near lag ``t``, to a fraction of a sample: start, fraction, scale, gain.
+
+        The vertex of a parabola through the correlation peak; None where the
+        fit falls below the threshold (or explains too little of what lies
+        there, ``min_explained``).
+        """
+        corr, sub, n_pos = self.corr, int(self.params.subsample), self.n_pos
+        c0 = float(corr[u, t])
+        cm = float(corr[u, t - 1]) if t > 0 else c0
+        cp = float(corr[u, t + 1]) if t < n_pos - 1 else c0
+        denom = cm - 2 * c0 + cp
+        frac = 0.5 * (cm - cp) / denom if denom < 0 else 0.0
+        frac = float(np.clip(frac, -0.5, 0.5))
+        start = t + int(np.floor(frac))
+        s = round((frac - np.floor(frac)) * sub)
+        if s == sub:
+            start, s = start + 1, 0
+        if start < 0 or start > n_pos - 1:
+            start, s = t, 0
+        c_at = c0 if denom >= 0 else c0 - 0.25 * (cm - cp) * (0.5 * (cm - cp) / denom)
+        e = float(self.energy[u, s])
+        scale = float(np.clip(c_at / e, self.params.min_scale, self.params.max_scale))
+        g = 2 * scale * c_at - scale**2 * e
+        if g < self.thresh:
+            return None
+        if self.params.min_explained > 0:
+            # a discharge of another, untemplated unit is fitted poorly
+            seg = self.residual[start : start + self.length][:, self.mask[u]]
+            explained = g / max(float((seg.astype(np.float64) ** 2).sum()), 1e-12)
+            if explained < self.params.min_explained:
+                return None
+        return start, s, scale, g
+
+    def _add(self, u: int, start: int, s: int, scale: float, g: float) -> None:
+        """Subtract a fit and keep it."""
+        self._apply(start, s, u, scale)
+        self.fits[self._next] = (start, s, u, scale, g)
+        self._next += 1
+
+    def greedy(self) -> int:
+        """Subtract the best fits, a template length apart, round by round; how many."""
+        length, n_added = self.length, 0
+        blocked = ~np.broadcast_to(self.usable[:, None], self.corr.shape).copy()
+        for _ in range(int(self.params.max_rounds)):
+            gain = self._gains(0, self.n_pos, blocked)
+            best = gain.max(axis=0)
+            peaks, _ = sps.find_peaks(
+                np.concatenate([[0], best, [0]]), height=self.thresh, distance=length
+            )
+            peaks -= 1
+            if peaks.size == 0:
+                break
+            for t, u in zip(peaks.tolist(), gain[:, peaks].argmax(axis=0).tolist(), strict=True):
+                fit = self._candidate(u, t)
+                if fit is None:
+                    blocked[u, max(t - 1, 0) : t + 2] = True
+                    continue
+                self._add(u, *fit)
+                n_added += 1
+                # candidates turned down here meet a changed residual: look again
+                a0, a1 = max(fit[0] - length + 1, 0), min(fit[0] + length, self.n_pos)
+                blocked[:, a0:a1] = ~self.usable[:, None]
+        return n_added
+
+    def search(self, reach: int) -> int:
+        """One pass of local search over the fits, in time order; how many changed.
+
+        Each discharge is added back and the best fit of any unit within
+        ``±reach`` samples of it is subtracted in its place, or none where
+        none reaches the threshold. Greedy fits are made one at a time: a
+        large discharge can be taken by another unit's template at a lag
+        where their shapes are alike, and the gap it leaves is filled by
+        small fits; with the others in place, the right unit fits best, and
+        the small fits then explain nothing and go.
+        """
+        changed = 0
+        for key in sorted(self.fits, key=lambda k: self.fits[k][0]):
+            start, s, u, scale, _ = self.fits.pop(key)
+            self._apply(start, s, u, -scale)
+            a0, a1 = max(start - reach, 0), min(start + reach + 1, self.n_pos)
+            gain = self._gains(a0, a1)
+            best_u, best_t = np.unravel_index(int(np.argmax(gain)), gain.shape)
+            fit = self._candidate(int(best_u), a0 + int(best_t))
+            if fit is None:
+                changed += 1
+                continue
+            self._add(int(best_u), *fit)
+            if best_u != u or abs(fit[0] - start) > 1:
+                changed += 1
+        return changed
+
+    def found(self) -> list[tuple[int, int, int, float, float]]:
+        """The fits: start, fraction index, unit, scale, gain."""
+        return list(self.fits.values())
+
+
 def template_channels(templates: np.ndarray, noise: np.ndarray, channel_k: float) -> np.ndarray:
     """``(n_units, n_channels)`` mask of the channels where each template exceeds ``channel_k`` σ.
 
@@ -607,63 +769,17 @@ def peel(
         return empty
     corr = _correlate(residual, w)  # (U, n - L + 1), lag t = template start
     cross = _cross(w, w_shift)  # (U, U, S, 2L - 1)
-    e0 = energy[:, 0].astype(np.float32)
-    thresh = params.k_fit**2
     lo, hi = params.min_scale, params.max_scale
-    n_pos = corr.shape[1]
-    blocked = ~np.broadcast_to(usable[:, None], corr.shape).copy()
-    found: list[tuple[int, float, int, float, float, float]] = []
-    for _ in range(int(params.max_rounds)):
-        a = corr / e0[:, None]
-        a_fit = np.minimum(a, hi)
-        gain = np.where((a >= lo) & ~blocked, 2 * a_fit * corr - a_fit**2 * e0[:, None], 0)
-        best = gain.max(axis=0)
-        peaks, _ = sps.find_peaks(np.concatenate([[0], best, [0]]), height=thresh, distance=length)
-        peaks -= 1
-        if peaks.size == 0:
+    reach = max(1, round(params.search_reach * length))
+    fit = _Fitter(residual, corr, cross, w_shift, energy, mask, usable, params)
+    fit.greedy()
+    for _ in range(int(params.search_passes)):
+        if fit.search(reach) == 0 and fit.greedy() == 0:
             break
-        units = gain[:, peaks].argmax(axis=0)
-        n_done = 0
-        for t, u in zip(peaks.tolist(), units.tolist(), strict=True):
-            # sub-sample alignment: the vertex of a parabola through the peak
-            c0 = float(corr[u, t])
-            cm = float(corr[u, t - 1]) if t > 0 else c0
-            cp = float(corr[u, t + 1]) if t < n_pos - 1 else c0
-            denom = cm - 2 * c0 + cp
-            frac = 0.5 * (cm - cp) / denom if denom < 0 else 0.0
-            frac = float(np.clip(frac, -0.5, 0.5))
-            start = t + int(np.floor(frac))
-            s = round((frac - np.floor(frac)) * sub)
-            if s == sub:
-                start, s = start + 1, 0
-            if start < 0 or start > n_pos - 1:
-                start, s = t, 0
-            c_at = c0 if denom >= 0 else c0 - 0.25 * (cm - cp) * (0.5 * (cm - cp) / denom)
-            e = float(energy[u, s])
-            scale = float(np.clip(c_at / e, lo, hi))
-            g = 2 * scale * c_at - scale**2 * e
-            # the share of the energy on the template's channels and span it explains:
-            # a discharge of another, untemplated unit is fitted poorly
-            seg = residual[start : start + length][:, mask[u]]
-            explained = g / max(float((seg.astype(np.float64) ** 2).sum()), 1e-12)
-            if g < thresh or explained < params.min_explained:
-                blocked[u, max(t - 1, 0) : t + 2] = True
-                n_done += 1
-                continue
-            residual[start : start + length] -= scale * w_shift[u, s]
-            # exact update of every unit's correlation around the subtraction
-            d0, d1 = start - (length - 1), start + length
-            a0, a1 = max(d0, 0), min(d1, n_pos)
-            corr[:, a0:a1] -= scale * cross[:, u, s, a0 - d0 : a1 - d0]
-            # candidates turned down here meet a changed residual: look again
-            blocked[:, a0:a1] = ~usable[:, None]
-            found.append((start + centre, s / sub, u, scale, g, explained))
-            n_done += 1
-        if n_done == 0:
-            break
+    found = fit.found()
     if not found:
         return empty
-    arr = np.array(found, dtype=np.float64)
+    arr = np.array([(st + centre, sb / sub, u, a, g, 0.0) for st, sb, u, a, g in found])
     order = np.argsort(arr[:, 0] + arr[:, 1], kind="stable")
     arr = arr[order]
     # greedy fits share the energy of a close overlap unevenly: each discharge
