@@ -565,8 +565,8 @@ class _Fitter:
         self.length = w_shift.shape[2]
         self.n_pos = corr.shape[1]
         self.thresh = params.k_fit**2
-        # start, fraction index, unit, scale, gain of each fit, by an id
-        self.fits: dict[int, tuple[int, int, int, float, float]] = {}
+        # start, fraction index, unit and scale of each fit, by an id
+        self.fits: dict[int, tuple[int, int, int, float]] = {}
         self._next = 0
 
     def _apply(self, start: int, s: int, u: int, scale: float) -> None:
@@ -587,8 +587,8 @@ class _Fitter:
             ok &= ~blocked
         return np.where(ok, 2 * a_fit * corr - a_fit**2 * self.e0[:, None], 0)
 
-    def _candidate(self, u: int, t: int) -> tuple[int, int, float, float] | None:
-        """Unit ``u`` near lag ``t``, to a fraction of a sample: start, fraction, scale, gain.
+    def _candidate(self, u: int, t: int) -> tuple[int, int, float] | None:
+        """Unit ``u`` near lag ``t``, to a fraction of a sample: start, fraction, scale.
 
         The vertex of a parabola through the correlation peak; None where the
         fit falls below the threshold (or explains too little of what lies
@@ -619,12 +619,12 @@ class _Fitter:
             explained = g / max(float((seg.astype(np.float64) ** 2).sum()), 1e-12)
             if explained < self.params.min_explained:
                 return None
-        return start, s, scale, g
+        return start, s, scale
 
-    def _add(self, u: int, start: int, s: int, scale: float, g: float) -> None:
+    def _add(self, u: int, start: int, s: int, scale: float) -> None:
         """Subtract a fit and keep it."""
         self._apply(start, s, u, scale)
-        self.fits[self._next] = (start, s, u, scale, g)
+        self.fits[self._next] = (start, s, u, scale)
         self._next += 1
 
     def greedy(self) -> int:
@@ -665,7 +665,7 @@ class _Fitter:
         """
         changed = 0
         for key in sorted(self.fits, key=lambda k: self.fits[k][0]):
-            start, s, u, scale, _ = self.fits.pop(key)
+            start, s, u, scale = self.fits.pop(key)
             self._apply(start, s, u, -scale)
             a0, a1 = max(start - reach, 0), min(start + reach + 1, self.n_pos)
             gain = self._gains(a0, a1)
@@ -679,8 +679,8 @@ class _Fitter:
                 changed += 1
         return changed
 
-    def found(self) -> list[tuple[int, int, int, float, float]]:
-        """The fits: start, fraction index, unit, scale, gain."""
+    def found(self) -> list[tuple[int, int, int, float]]:
+        """The fits: start, fraction index, unit, scale."""
         return list(self.fits.values())
 
 
@@ -779,7 +779,8 @@ def peel(
     found = fit.found()
     if not found:
         return empty
-    arr = np.array([(st + centre, sb / sub, u, a, g, 0.0) for st, sb, u, a, g in found])
+    # gains and shares are measured once every fit is final (_local_fit)
+    arr = np.array([(st + centre, sb / sub, u, a, 0.0, 0.0) for st, sb, u, a in found])
     order = np.argsort(arr[:, 0] + arr[:, 1], kind="stable")
     arr = arr[order]
     # greedy fits share the energy of a close overlap unevenly: each discharge
