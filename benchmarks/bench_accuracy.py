@@ -13,9 +13,13 @@ A reference FP is detectable when its noise-free peak-to-peak on its peak
 channel reaches ``DETECTABLE_P2P`` (5) times that channel's noise σ in the
 pass band (robust σ of the band-passed, line-cleaned recording). Pure noise
 alone spans about 4.5 σ peak-to-peak over a 20 ms MUAP window, so below
-that no detector can tell an FP from noise. For the detectable score, a
-detection matched to an undetectable reference FP is set aside (neither a
-hit nor a false FP).
+that a detector cannot tell an FP from noise unless it already knows the
+unit's waveform: a unit's own matched filter over the whole grid could
+(the smallest unit of *als low SNR*, 3.2 σ peak-to-peak on its best
+channel, has a matched-filter SNR of about 24 if the noise were white),
+but none of its discharges stands out for that waveform to be learnt
+from. For the detectable score, a detection matched to an undetectable
+reference FP is set aside (neither a hit nor a false FP).
 
 Usage::
 
