@@ -210,13 +210,11 @@ def _lag_alike_templates() -> np.ndarray:
     return np.stack([*large, *small])
 
 
-def test_local_search_replaces_greedy_fits_that_others_made_wrong():
-    # a storm of overlaps 2.5-20 ms apart among alike units: greedy fits taken
-    # by the wrong unit leave gaps that are filled by false fits; the search
-    # lowers the objective (residual energy + k_fit² per fit) and drops them
+def _alike_storm(sigma: float = 2.0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A storm of overlaps 2.5-20 ms apart among lag-alike units: traces, templates, truth."""
     rng = np.random.default_rng(0)
     tpl = _lag_alike_templates()
-    n, sigma = 20000, 2.0
+    n = 20000
     x = rng.normal(0, sigma, (n, N_CH)).astype(np.float32)
     times, units = [], []
     at = 100
@@ -226,28 +224,63 @@ def test_local_search_replaces_greedy_fits_that_others_made_wrong():
         times.append(at)
         units.append(u)
         at += int(rng.integers(5, 40))
-    times_a, units_a = np.array(times, dtype=float), np.array(units)
+    return x, tpl, np.array(times, dtype=float), np.array(units)
+
+
+def _decoded(found, times: np.ndarray, units: np.ndarray, sigma: float, params) -> dict:
+    pair = match_times(found.sample.astype(float), times, 2.0)
+    hit = pair >= 0
+    return {
+        "hit": int(hit.sum()),
+        "right": int((found.unit[hit] == units[pair[hit]]).sum()),
+        "false": int((~hit).sum()),
+        "n": len(found),
+        # what the peeling minimises: residual energy + k_fit² per fit
+        "objective": float(np.sum((found.residual / sigma) ** 2)) + params.k_fit**2 * len(found),
+    }
+
+
+def test_local_search_replaces_greedy_fits_that_others_made_wrong():
+    # greedy fits taken by the wrong unit leave gaps that are filled by false
+    # fits; the search lowers the objective and drops them
+    sigma = 2.0
+    x, tpl, times_a, units_a = _alike_storm(sigma)
     out = {}
     for passes in (0, 8):
         params = dataclasses.replace(PeelParams(), search_passes=passes)
         found = peel(x, np.full(N_CH, sigma), tpl, params, CENTRE)
-        pair = match_times(found.sample.astype(float), times_a, 2.0)
-        hit = pair >= 0
-        objective = float(np.sum((found.residual / sigma) ** 2)) + params.k_fit**2 * len(found)
-        out[passes] = {
-            "hit": int(hit.sum()),
-            "right": int((found.unit[hit] == units_a[pair[hit]]).sum()),
-            "false": int((~hit).sum()),
-            "n": len(found),
-            "objective": objective,
-        }
+        out[passes] = _decoded(found, times_a, units_a, sigma, params)
     greedy, searched = out[0], out[8]
     assert searched["objective"] < greedy["objective"]
     assert searched["false"] <= 0.7 * greedy["false"]
     assert searched["hit"] >= greedy["hit"]
     # fits given the right unit, as a share of all fits
     assert searched["right"] / searched["n"] >= greedy["right"] / greedy["n"] + 0.03
-    assert searched["hit"] >= 0.97 * len(times)
+    assert searched["hit"] >= 0.97 * len(times_a)
+
+
+def test_peeling_started_from_the_true_discharges_keeps_them():
+    # the same storm, the search started at the answer: it stays there, below
+    # the objective it reaches from nothing; discharges whose window does not
+    # lie in the traces are left out
+    sigma = 2.0
+    x, tpl, times, units = _alike_storm(sigma)
+    params = PeelParams()
+    noise = np.full(N_CH, sigma)
+    scratch = _decoded(peel(x, noise, tpl, params, CENTRE), times, units, sigma, params)
+    outside = np.array([5.0, x.shape[0] - 3.0])
+    initial = (
+        np.concatenate([times, outside]).astype(np.int64),
+        np.zeros(times.size + 2),
+        np.concatenate([units, [0, 1]]),
+    )
+    found = peel(x, noise, tpl, params, CENTRE, initial)
+    seeded = _decoded(found, times, units, sigma, params)
+    assert seeded["hit"] >= 0.995 * len(times)
+    assert seeded["right"] >= 0.99 * seeded["hit"]
+    assert seeded["false"] <= max(2, scratch["false"] // 4)
+    assert seeded["objective"] < scratch["objective"]
+    assert not np.isin(found.sample, outside.astype(np.int64)).any()
 
 
 def test_long_chain_of_overlaps_is_refitted_in_bounded_memory():

@@ -710,6 +710,7 @@ def peel(
     templates: np.ndarray,
     params: PeelParams | None = None,
     centre: int | None = None,
+    initial: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> Peeled:
     """Explain band-passed traces as a sum of scaled unit templates (greedy).
 
@@ -726,6 +727,13 @@ def peel(
     centre : int, optional
         Index of the discharge time in the template window (the middle by
         default).
+    initial : tuple of ndarray, optional
+        Discharges to start from, ``(sample, offset, unit)`` as in
+        :class:`Peeled` (sample of the discharge time, fraction of a sample,
+        template row), each subtracted at its template's own size; the
+        greedy fits and the local search then go on from them (by default
+        they start from nothing). Discharges whose window does not lie
+        within ``x`` are left out.
 
     Returns
     -------
@@ -772,6 +780,13 @@ def peel(
     lo, hi = params.min_scale, params.max_scale
     reach = max(1, round(params.search_reach * length))
     fit = _Fitter(residual, corr, cross, w_shift, energy, mask, usable, params)
+    if initial is not None:
+        sample, offset, unit = (np.asarray(v).reshape(-1) for v in initial)
+        frac = np.rint(np.asarray(offset, dtype=np.float64) * sub).astype(np.int64)
+        starts = sample.astype(np.int64) - centre + frac // sub
+        inside = (starts >= 0) & (starts < fit.n_pos) & (unit >= 0) & (unit < n_units)
+        for st, sb, u in zip(starts[inside], frac[inside] % sub, unit[inside], strict=True):
+            fit._add(int(u), int(st), int(sb), 1.0)
     fit.greedy()
     for _ in range(int(params.search_passes)):
         if fit.search(reach) == 0 and fit.greedy() == 0:
