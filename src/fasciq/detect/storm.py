@@ -50,6 +50,12 @@ FindEvents = Callable[[np.ndarray], np.ndarray]
 SortSnippets = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
 
 
+def _peak_snr(templates: np.ndarray, noise: np.ndarray) -> np.ndarray:
+    """Largest peak-to-peak of each template over its channels, in noise σ of the channel."""
+    p2p = np.ptp(templates, axis=1) / np.maximum(noise, 1e-12)[None, :]
+    return p2p.max(axis=1, initial=0.0)
+
+
 def accept_units(
     templates: np.ndarray,
     variability: np.ndarray,
@@ -78,14 +84,13 @@ def accept_units(
     """
     if len(templates) == 0:
         return np.zeros(0, dtype=bool)
-    p2p = np.ptp(templates, axis=1) / np.maximum(noise, 1e-12)[None, :]
     return (
         (np.asarray(counts) >= params.min_new_discharges)
         & (
             np.nan_to_num(np.asarray(variability, dtype=float), nan=np.inf)
             <= params.max_new_variability
         )
-        & (p2p.max(axis=1) >= params.min_new_snr)
+        & (_peak_snr(templates, noise) >= params.min_new_snr)
     )
 
 
@@ -119,8 +124,7 @@ def weak_templates(
     ndarray of bool, shape (n_units,)
         True for a new template below ``snr``.
     """
-    p2p = np.ptp(templates, axis=1) / np.maximum(noise, 1e-12)[None, :]
-    weak = p2p.max(axis=1, initial=0.0) < snr
+    weak = _peak_snr(templates, noise) < snr
     weak[: max(0, int(n_known))] = False
     return weak
 
