@@ -62,6 +62,23 @@ def test_metrics_known_numbers(tmp_path):
     reported = 47 * 60 / analysed
     assert m["rate_error"] == pytest.approx((reported - 50 / 0.85) / (50 / 0.85))
     assert m["median_timing_error_ms"] == pytest.approx(2.0)
+    assert m["timing_bias_ms"] == pytest.approx(2.0)
+
+
+def test_timing_bias_is_signed_and_differs_from_the_median_error(tmp_path):
+    truth = load_truth(_write_sim_truth(tmp_path))
+    rest_times = truth.times_s[(truth.times_s < 20.5) | (truth.times_s >= 30.5)]
+    # 10 detections 3 ms early, 30 detections 1 ms late
+    det = np.concatenate([rest_times[:10] - 0.003, rest_times[10:40] + 0.001])
+    m = evaluate(det, [], 61.0, None, truth, detected_units=None)
+    assert m["true_positives"] == 40
+    assert m["median_timing_error_ms"] == pytest.approx(1.0)
+    assert m["timing_bias_ms"] == pytest.approx(1.0)
+    # mostly early: the bias is negative, the median error is its size
+    det = np.concatenate([rest_times[:30] - 0.003, rest_times[30:40] + 0.001])
+    m = evaluate(det, [], 61.0, None, truth, detected_units=None)
+    assert m["median_timing_error_ms"] == pytest.approx(3.0)
+    assert m["timing_bias_ms"] == pytest.approx(-3.0)
 
 
 def test_sorting_metrics_on_matched_fps(tmp_path):
@@ -131,6 +148,9 @@ def test_evaluate_cli_on_contract_files(tmp_path):
     assert res.exit_code == 2
     res = runner.invoke(app, ["evaluate", str(out), str(truth_csv), "--overwrite"])
     assert res.exit_code == 0
+    # 1.001 matches 1.0 and 2.0 matches 2.0: detections are 0.5 ms late in the median
+    bias = [line for line in res.output.splitlines() if "timing bias" in line]
+    assert len(bias) == 1 and "0.5" in bias[0], res.output
 
 
 def test_simulator_truth_object_is_accepted():

@@ -79,6 +79,8 @@ def evaluate(
         ("sensitivity (analysed time)", _fmt(metrics["sensitivity_analysed"], pct=True)),
         ("precision", _fmt(metrics["precision"], pct=True)),
         ("F1", _fmt(metrics["f1"])),
+        ("median |timing error| (ms)", _fmt(metrics["median_timing_error_ms"])),
+        ("timing bias, detected − reference (ms)", _fmt(metrics["timing_bias_ms"])),
         ("false FPs per minute", _fmt(metrics["false_fp_per_min"])),
     ]
     if "rate_error" in metrics:

@@ -12,6 +12,10 @@ Definitions (all documented in ``fasciq evaluate --help``):
   counts only reference FPs inside the time the result analysed, separating
   detection quality from time lost to exclusion.
 * ``precision`` = matched / detections; ``f1`` their harmonic mean.
+* ``median_timing_error_ms``: median |detected − reference| time of the
+  matched pairs; ``timing_bias_ms``: their signed median (detected −
+  reference), a systematic offset between the two conventions of an FP's
+  time (for example marks set at the onset rather than at the peak).
 * ``rate_error`` = (reported FP/min − reference FP/min at rest) / reference FP/min.
 * ``voluntary_excluded_fraction``: share of the voluntary epochs that the
   result excluded; ``rest_lost_fraction``: share of the rest time excluded.
@@ -128,6 +132,7 @@ def evaluate(
         "median_timing_error_ms": (
             float(np.median(np.abs(matching.delta_s)) * 1e3) if tp else None
         ),
+        "timing_bias_ms": float(np.median(matching.delta_s) * 1e3) if tp else None,
         "false_fp_per_min": _ratio(fp * 60.0, analysed_s),
         "analysed_s": float(analysed_s),
         "excluded_s": total_length(excluded),
