@@ -139,6 +139,11 @@ class FeatureParams:
         different times; the FP's time is the centre of the span of their
         peak times — the estimate closest to all of them, whichever is the
         largest once noise is set aside (1: the largest channel's peak alone).
+        On a MUAP that propagates away from its largest channel, this time
+        lies a few ms after that channel's own peak; the largest channel's
+        peak alone is exact when noise and the band-pass leave the largest
+        channel where it is, and otherwise lands on another phase, often
+        more than 10 ms away.
     search_ms : float
         Half-width of the search, around the detection, for the channel
         with the largest peak-to-peak and for the peaks of the tied
