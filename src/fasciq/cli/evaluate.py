@@ -51,7 +51,8 @@ def evaluate(
     """Compare detected FPs with simulator truth or human marks.
 
     Matches within a tolerance window and reports sensitivity, precision, F1,
-    rate error and the time excluded.
+    the matched FPs' median timing error and signed timing bias (detected −
+    reference), rate error and the time excluded.
     """
     from fasciq._atomic import write_text_atomic
     from fasciq.evaluate import EvaluationParams, evaluate_outdir
