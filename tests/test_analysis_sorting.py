@@ -7,9 +7,10 @@ import pandas as pd
 import pytest
 
 import fasciq
-from fasciq.evaluate import evaluate_result
+from fasciq.evaluate import Truth, evaluate_result, match_events
 from fasciq.result import Result
 from fasciq.simulate import simulate
+from fasciq.units.timing import UnitTimingParams
 
 
 @pytest.fixture(scope="module")
@@ -56,13 +57,49 @@ def test_sorting_can_be_switched_off_and_is_deterministic(analysed):
     plain = fasciq.analyze(sim.recording, fasciq.AnalysisParams(sort_units=False))
     assert (plain.fasciculations["unit"] == -1).all()
     assert plain.summary["n_units"] == 0
-    np.testing.assert_array_equal(
-        plain.fasciculations["time_s"].to_numpy(), result.fasciculations["time_s"].to_numpy()
+    # sorting finds the same FPs; with its timing off they keep the detector's times
+    untimed = fasciq.analyze(
+        sim.recording, fasciq.AnalysisParams(timing=UnitTimingParams(enabled=False))
     )
+    np.testing.assert_array_equal(
+        plain.fasciculations["time_s"].to_numpy(), untimed.fasciculations["time_s"].to_numpy()
+    )
+    assert len(plain.fasciculations) == len(result.fasciculations)
     again = fasciq.analyze(sim.recording)
     np.testing.assert_array_equal(
         again.fasciculations["unit"].to_numpy(), result.fasciculations["unit"].to_numpy()
     )
+
+
+def test_sorted_fps_are_timed_at_their_largest_peak(analysed):
+    # the simulator's time of an FP is the largest sample of its unfiltered
+    # MUAP on its largest channel; the detector alone reports the middle of
+    # the tied channels' peaks, several ms later on a propagating MUAP
+    sim, result = analysed
+    untimed = fasciq.analyze(
+        sim.recording, fasciq.AnalysisParams(timing=UnitTimingParams(enabled=False))
+    )
+    timed_m = evaluate_result(result, sim.truth)
+    untimed_m = evaluate_result(untimed, sim.truth)
+    assert untimed_m["timing_bias_ms"] > 3.0
+    assert timed_m["median_timing_error_ms"] < untimed_m["median_timing_error_ms"] - 3.0
+    assert timed_m["f1"] >= untimed_m["f1"] - 0.01
+    # only sorted FPs move, by up to a MUAP's phases
+    fps, before = result.fasciculations, untimed.fasciculations
+    pd.testing.assert_series_equal(fps["unit"], before["unit"])
+    moved = fps["time_s"].to_numpy() - before["time_s"].to_numpy()
+    assert (moved[fps["unit"].to_numpy() < 0] == 0).all()
+    assert np.abs(moved).max() <= 0.030
+    # those that moved lie on the simulated peak (units whose largest channels
+    # tie and peak apart keep the detector's time)
+    now = fps["time_s"].to_numpy()[moved != 0]
+    truth_s = Truth.from_simulation(sim.truth).times_s
+    pairs = match_events(now, truth_s, 0.010)
+    error_ms = 1000 * np.abs(now[pairs.detected_index] - truth_s[pairs.truth_index])
+    assert len(now) >= 0.4 * len(fps) and len(pairs.detected_index) >= 0.95 * len(now)
+    assert np.median(error_ms) <= 0.5 and np.percentile(error_ms, 90) <= 1.0
+    # the table stays in time order
+    assert np.all(np.diff(fps["time_s"].to_numpy()) >= 0)
 
 
 def test_unit_statistics_describe_the_peeled_table(tmp_path):

@@ -69,6 +69,7 @@ from fasciq.signal.noise import (
 )
 from fasciq.signal.quality import QualityParams, channel_quality
 from fasciq.units.params import SnippetParams, SortingParams
+from fasciq.units.timing import UnitTimingParams
 from fasciq.validate import check_finite, check_positive
 
 Progress = Callable[[float, float], None]
@@ -100,9 +101,10 @@ class AnalysisParams:
         ``units.csv``); off, every FP keeps ``unit = -1``.
     sorting_seed : int
         Seed of the randomised steps of sorting (same seed, same units).
-    bandpass, noise, detect, features, activity, artefacts, quality, sorting, peel
+    bandpass, noise, detect, features, activity, artefacts, quality, sorting, peel, timing
         Parameters of each stage (``peel``: overlapping FPs separated by
-        the unit templates where FPs are dense).
+        the unit templates where FPs are dense; ``timing``: sorted FPs timed
+        on their unit's wide-band template).
     """
 
     line_freq: float | None = None
@@ -119,6 +121,7 @@ class AnalysisParams:
     sorting_seed: int = 0
     sorting: SortingParams = field(default_factory=SortingParams)
     peel: PeelParams = field(default_factory=PeelParams)
+    timing: UnitTimingParams = field(default_factory=UnitTimingParams)
 
     def __post_init__(self) -> None:
         if self.line_freq is not None:
@@ -433,6 +436,18 @@ class _Stream:
         self.snippets = _SnippetStore(self.fs, self.n_good, self.snippet_params)
         if params.sort_units:
             self.detect_margin = max(self.detect_margin, self.snippets.half_width + 2)
+        # wide-band snippets (mains removed, no band-pass) on which sorted FPs are
+        # timed: as long as the template plus the sorting's alignments (twice
+        # its largest lag: a unit joined to another as its alias moves by more)
+        self.wide: _SnippetStore | None = None
+        if params.sort_units and params.timing.enabled:
+            reach = params.timing.window_ms + 2 * params.sorting.cluster.max_lag_ms + 1.0
+            self.wide = _SnippetStore(
+                self.fs, self.n_good, SnippetParams(before_ms=reach, after_ms=reach)
+            )
+            # an FP's peak may lie up to the features' search before its detection
+            search = round(params.features.search_ms * self.fs / 1000)
+            self.detect_margin = max(self.detect_margin, self.wide.half_width + search + 2)
 
     # -- statistics ------------------------------------------------------------
     # the window statistics are shared between the threads: the low band is
@@ -484,7 +499,14 @@ class _Stream:
         )
 
     # -- detection ---------------------------------------------------------------
-    def _detect(self, start: int, stop: int, block: np.ndarray, block_start: int) -> None:
+    def _detect(
+        self,
+        start: int,
+        stop: int,
+        block: np.ndarray,
+        block_start: int,
+        wide: np.ndarray | None = None,
+    ) -> None:
         fs = self.fs
         # the block's margins reach into the neighbouring windows, and samples
         # interpolate between window centres: track one window more on each side
@@ -535,6 +557,8 @@ class _Stream:
         feats["sample"] = feats["peak_sample"] + block_start
         if self.params.sort_units:
             self.snippets.add(block, block_start, feats["sample"], self.rec.n_samples)
+        if self.wide is not None and wide is not None:
+            self.wide.add(wide, block_start, feats["sample"], self.rec.n_samples)
         self.rows.append(feats)
 
     # -- the pass ------------------------------------------------------------------
@@ -551,11 +575,17 @@ class _Stream:
             bm = setup.band_margin
             lo, hi = max(0, chunk.left - bm), min(raw.shape[0], raw.shape[0] - chunk.right + bm)
             filt = zero_phase(clean[lo:hi], setup.sos, bm)
+            # single precision: the wide-band traces are only cut into snippets
+            wide = (
+                clean[chunk.left : raw.shape[0] - chunk.right].astype(np.float32)
+                if self.wide is not None
+                else None
+            )
             del clean
             core = filt[chunk.left - lo : filt.shape[0] - (hi - raw.shape[0] + chunk.right)]
             raw_core = raw[chunk.left : raw.shape[0] - chunk.right]
             stats = self._reader_stats(raw_core)
-            yield chunk.start, chunk.stop, stats, raw_core, np.ascontiguousarray(core)
+            yield chunk.start, chunk.stop, stats, raw_core, np.ascontiguousarray(core), wide
 
     def run(self, n_jobs: int = 1) -> None:
         """Stream the recording once."""
@@ -564,10 +594,10 @@ class _Stream:
         source = self._chunks()
         if n_jobs > 1:
             source = _prefetch(source)
-        for start, stop, stats, raw_core, core in source:
+        for start, stop, stats, raw_core, core, wide in source:
             self._measure(start, {**stats, **self._detector_stats(raw_core, core)})
             del raw_core
-            buffer.append((start, stop, core))
+            buffer.append((start, stop, core, wide))
             # a chunk is ready once the noise a tracking half-width beyond it is measured
             while buffer and (
                 self.measured >= min(self.n_windows, -(-buffer[0][1] // self.win) + self.half + 2)
@@ -580,19 +610,27 @@ class _Stream:
         self._prev = None  # the last chunk is not needed after the pass
 
     def _flush(self, buffer: deque) -> None:
-        start, stop, core = buffer[0]
-        m = self.detect_margin
-        parts, block_start = [core], start
-        prev = getattr(self, "_prev", None)
-        if prev is not None and prev[1] == start:
-            parts.insert(0, prev[2][-m:])
-            block_start = start - min(m, prev[2].shape[0])
-        if len(buffer) > 1:
-            parts.append(buffer[1][2][:m])
-        elif stop < self.rec.n_samples:
+        start, stop = buffer[0][:2]
+        if len(buffer) == 1 and stop < self.rec.n_samples:
             return  # the next chunk is needed as right margin
-        block = np.concatenate(parts, axis=0) if len(parts) > 1 else core
-        self._detect(start, stop, block, block_start)
+        m = self.detect_margin
+        prev = getattr(self, "_prev", None)
+        joined = prev is not None and prev[1] == start
+        block_start = start - min(m, prev[2].shape[0]) if joined else start
+
+        def with_margins(k: int) -> np.ndarray | None:
+            # array ``k`` of the chunk (band-passed or wide-band) between the
+            # neighbouring chunks' margins
+            core = buffer[0][k]
+            if core is None:
+                return None
+            parts = [prev[k][-m:]] if joined else []
+            parts.append(core)
+            if len(buffer) > 1:
+                parts.append(buffer[1][k][:m])
+            return np.concatenate(parts, axis=0) if len(parts) > 1 else core
+
+        self._detect(start, stop, with_margins(2), block_start, with_margins(3))
         self._prev = buffer.popleft()
 
 
@@ -781,6 +819,70 @@ def _sort(
         )
 
 
+def _unit_time_offsets(
+    recording: Recording,
+    params: AnalysisParams,
+    stream: _Stream,
+    snippet_index: np.ndarray,
+    sorting: Any,
+) -> np.ndarray:
+    """Seconds that put each sorted FP on its unit's largest peak (NaN: keep its time).
+
+    Each unit's wide-band template is averaged from up to ``max_discharges``
+    of its FPs' wide-band snippets, each aligned as the sorting aligned it;
+    an FP is then at its alignment plus the template's largest peak
+    (:func:`~fasciq.units.timing.largest_peak`). A unit whose largest peak
+    is ambiguous, or that has too few FPs, keeps the first pass's times, as
+    does a discharge that does not look like its unit at that peak.
+    """
+    from fasciq.units.timing import (
+        agrees,
+        aligned_windows,
+        largest_peak,
+        median_template,
+        spread_sample,
+    )
+
+    tp = params.timing
+    store = stream.wide
+    labels = np.asarray(sorting.labels if sorting is not None else [], dtype=np.int64)
+    out = np.full(len(snippet_index), np.nan)
+    shifts = np.asarray(sorting.shifts if sorting is not None else [], dtype=np.int64)
+    if store is None or store.count == 0 or len(labels) != len(out) or len(shifts) != len(out):
+        return out
+    fs = recording.fs
+    half = max(1, round(tp.window_ms * fs / 1000))
+    spread = round(tp.max_spread_ms * fs / 1000)
+    index = np.asarray(snippet_index, dtype=np.int64)
+    n_timed = 0
+    for unit in np.unique(labels[labels >= 0]):
+        members = np.flatnonzero(labels == unit)
+        if len(members) < tp.min_discharges:
+            continue
+        used = spread_sample(members, tp.max_discharges)
+        windows, _ = aligned_windows(store.take(index[used]), shifts[used], store.before, half)
+        if len(windows) < tp.min_discharges:
+            continue
+        template, p2p_error = median_template(windows)
+        peak = largest_peak(template, tp.tie_fraction, spread, tp.tie_z * p2p_error)
+        if peak is None:
+            continue
+        # each discharge must look like its unit at the peak (read a batch at a time)
+        for batch in np.array_split(members, -(-len(members) // 256)):
+            windows, fits = aligned_windows(
+                store.take(index[batch]), shifts[batch], store.before, half
+            )
+            moved = batch[fits][agrees(windows, template, peak, tp.agreement)]
+            out[moved] = (shifts[moved] + peak[0] - half) / fs
+        n_timed += 1
+    logger.info(
+        "timing: %d of %d units timed on their template's largest peak",
+        n_timed,
+        len(np.unique(labels[labels >= 0])),
+    )
+    return out
+
+
 #: Held while the sorting's libraries are imported in the background: two
 #: threads importing scikit-learn's interdependent modules at once can each
 #: see the other's half-initialised module.
@@ -829,6 +931,7 @@ def _peel(
     fps: pd.DataFrame,
     excl_arr: np.ndarray,
     sorting: Any,
+    first_s: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """FPs where dense, separated by peeling the unit templates off the traces.
 
@@ -846,6 +949,11 @@ def _peel(
     peak the subtracted templates explain (less than ``k_high`` σ left) is a
     part of a peeled discharge and is dropped; peeled discharges that match
     no first-pass FP are added, with their unit.
+
+    ``first_s`` are the FPs' times as the first pass detected them, the
+    convention the peeled discharges are matched on, when ``fps`` already
+    holds other times (those of sorted FPs read on their unit's template):
+    FPs that no peeled discharge matches keep the times of ``fps``.
     """
     from functools import partial
 
@@ -868,7 +976,7 @@ def _peel(
     if not pp.enabled or sorting is None or not sorting.templates or len(fps) == 0:
         return fps
     fs = recording.fs
-    first = fps["time_s"].to_numpy(dtype=np.float64)
+    first = fps["time_s"].to_numpy(dtype=np.float64) if first_s is None else np.asarray(first_s)
     stretches = dense_stretches(first, recording.duration_s, pp)
     ids = np.array(sorted(sorting.templates))
     variability = sorting.units.set_index("unit")["stability"].reindex(ids).to_numpy(dtype=float)
@@ -882,7 +990,8 @@ def _peel(
     noise = np.where(np.isfinite(noise), noise, np.nanmedian(noise)).astype(np.float32)
     column = {recording.channel_labels[j]: i for i, j in enumerate(good_idx)}
     first_col = np.array([column.get(c, -1) for c in fps["channel"]], dtype=np.int64)
-    times_out, labels = first.copy(), fps["unit"].to_numpy(dtype=np.int64).copy()
+    times_out = fps["time_s"].to_numpy(dtype=np.float64).copy()
+    labels = fps["unit"].to_numpy(dtype=np.int64).copy()
     keep = np.ones(len(fps), dtype=bool)
     claimed = np.zeros(len(fps), dtype=bool)  # matched in an earlier stretch
     rows: list[pd.DataFrame] = []
@@ -1239,10 +1348,22 @@ def _analyze(
                 recording, params, setup, stream, fps, snippet_index, analysed_s, execution.n_jobs
             )
             fps["unit"] = np.asarray(sorting.labels, dtype=np.int64)
-            peeled = _peel(recording, params, setup, stream, fps, excl_arr, sorting)
-            if peeled is not fps:
-                # peeling moved, relabelled, dropped and added FPs: the units'
-                # counts, rates, intervals and patterns describe the final table
+            first_s = fps["time_s"].to_numpy(dtype=np.float64)
+            offsets = _unit_time_offsets(recording, params, stream, snippet_index, sorting)
+            moved = first_s + np.nan_to_num(offsets)
+            # a time moved out of the recording or into excluded time stays put
+            retimed = (
+                np.isfinite(offsets) & (moved >= 0) & (moved < duration) & ~inside(moved, excl_arr)
+            )
+            if retimed.any():
+                fps["time_s"] = np.where(retimed, moved, first_s)
+            peeled = _peel(recording, params, setup, stream, fps, excl_arr, sorting, first_s)
+            if retimed.any():
+                peeled = peeled.sort_values("time_s", kind="stable").reset_index(drop=True)
+            if peeled is not fps or retimed.any():
+                # timing and peeling moved (peeling also relabelled, dropped and
+                # added) FPs: the units' counts, rates, intervals and patterns
+                # describe the final table
                 from fasciq.units.sorting import update_unit_statistics
 
                 sorting = update_unit_statistics(
@@ -1253,6 +1374,8 @@ def _analyze(
             fps = peeled
     finally:
         stream.snippets.close()
+        if stream.wide is not None:
+            stream.wide.close()
     summary = _summary(
         recording, params, execution, setup, fps, excluded, excl_arr, analysed_s, excluded_s, stream
     )
