@@ -575,15 +575,12 @@ class _Stream:
             bm = setup.band_margin
             lo, hi = max(0, chunk.left - bm), min(raw.shape[0], raw.shape[0] - chunk.right + bm)
             filt = zero_phase(clean[lo:hi], setup.sos, bm)
-            wide = None
-            if self.wide is not None:
-                # held until the chunk is detected on, only to be cut into snippets:
-                # half precision about the chunk's DC offset (its 11 bits leave
-                # steps of 0.1 µV at 200 µV, far below the noise)
-                wide_core = clean[chunk.left : raw.shape[0] - chunk.right]
-                offset = np.median(wide_core[:: max(1, len(wide_core) // 4096)], axis=0)
-                wide = ((wide_core - offset).astype(np.float16), offset.astype(np.float32))
-                del wide_core
+            # single precision: the wide-band traces are only cut into snippets
+            wide = (
+                clean[chunk.left : raw.shape[0] - chunk.right].astype(np.float32)
+                if self.wide is not None
+                else None
+            )
             del clean
             core = filt[chunk.left - lo : filt.shape[0] - (hi - raw.shape[0] + chunk.right)]
             raw_core = raw[chunk.left : raw.shape[0] - chunk.right]
@@ -622,21 +619,16 @@ class _Stream:
         block_start = start - min(m, prev[2].shape[0]) if joined else start
 
         def with_margins(k: int) -> np.ndarray | None:
-            # array ``k`` of the chunk (band-passed, or wide-band with its
-            # offset) between the neighbouring chunks' margins
-            def take(entry: tuple, part: slice) -> np.ndarray:
-                if k == 2:
-                    return entry[2][part]
-                values, offset = entry[3]
-                return values[part].astype(np.float32) + offset
-
-            if buffer[0][k] is None:
+            # array ``k`` of the chunk (band-passed or wide-band) between the
+            # neighbouring chunks' margins
+            core = buffer[0][k]
+            if core is None:
                 return None
-            parts = [take(prev, slice(-m, None))] if joined else []
-            parts.append(take(buffer[0], slice(None)))
+            parts = [prev[k][-m:]] if joined else []
+            parts.append(core)
             if len(buffer) > 1:
-                parts.append(take(buffer[1], slice(None, m)))
-            return np.concatenate(parts, axis=0) if len(parts) > 1 else parts[0]
+                parts.append(buffer[1][k][:m])
+            return np.concatenate(parts, axis=0) if len(parts) > 1 else core
 
         self._detect(start, stop, with_margins(2), block_start, with_margins(3))
         self._prev = buffer.popleft()
