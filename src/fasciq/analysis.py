@@ -828,7 +828,7 @@ def _unit_time_offsets(
 ) -> np.ndarray:
     """Seconds that put each sorted FP on its unit's largest peak (NaN: keep its time).
 
-    Each unit's wide-band template is averaged from up to ``max_discharges``
+    Each unit's wide-band template is the median of up to ``max_discharges``
     of its FPs' wide-band snippets, each aligned as the sorting aligned it;
     an FP is then at its alignment plus the template's largest peak
     (:func:`~fasciq.units.timing.largest_peak`). A unit whose largest peak

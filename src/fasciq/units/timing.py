@@ -6,7 +6,7 @@ seen through noise cannot tell two near-equal channels or phases apart, so
 the first pass reports the middle of the tied channels' peaks (see
 :class:`~fasciq.detect.params.FeatureParams`), which on a propagating MUAP
 lies a few ms after the largest peak. Once the FPs are sorted, their unit's
-template, averaged over many discharges with only the baseline removed,
+template, the median of many discharges with only the baseline removed,
 shows the largest peak itself: each FP is then timed at its alignment on the
 template plus the template's largest peak. Where the template's own largest
 channels still tie and peak at different times, no single peak is the
@@ -57,7 +57,7 @@ class UnitTimingParams:
         size: a discharge that does not look like its unit there (another
         unit's sorted with it) keeps the first pass's time.
     max_discharges : int
-        Discharges averaged per unit (spread over the recording): more only
+        Discharges in a unit's template (spread over the recording): more only
         cost reading time once the template's noise is well below the
         differences that decide the largest peak.
     """
