@@ -24,8 +24,10 @@ undetectable reference FP is set aside (neither a hit nor a false FP).
 
 ``bias`` is the signed median, in ms, of detected − reference time over
 the matched FPs: the reference is the largest sample of the unfiltered
-MUAP on its largest channel, the detector's time the middle of the peak
-times of the channels that tie with its largest band-passed one.
+MUAP on its largest channel. A sorted FP is timed on its unit's wide-band
+template at that same peak; an unsorted one, or one of a unit whose largest
+channels tie and peak apart, at the middle of the peak times of the
+channels that tie with its largest band-passed one (a few ms later).
 
 Usage::
 

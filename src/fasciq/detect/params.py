@@ -143,7 +143,8 @@ class FeatureParams:
         lies a few ms after that channel's own peak; the largest channel's
         peak alone is exact when noise and the band-pass leave the largest
         channel where it is, and otherwise lands on another phase, often
-        more than 10 ms away.
+        more than 10 ms away. Sorted FPs are timed again, at their unit's
+        largest peak (:mod:`fasciq.units.timing`).
     search_ms : float
         Half-width of the search, around the detection, for the channel
         with the largest peak-to-peak and for the peaks of the tied
