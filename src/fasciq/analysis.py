@@ -845,34 +845,43 @@ def _unit_time_offsets(
 
     tp = params.timing
     store = stream.wide
-    labels = np.asarray(sorting.labels if sorting is not None else [], dtype=np.int64)
+    labels = np.asarray(sorting.labels, dtype=np.int64)
+    shifts = np.asarray(sorting.shifts, dtype=np.int64)
     out = np.full(len(snippet_index), np.nan)
-    shifts = np.asarray(sorting.shifts if sorting is not None else [], dtype=np.int64)
     if store is None or store.count == 0 or len(labels) != len(out) or len(shifts) != len(out):
         return out
     fs = recording.fs
     half = max(1, round(tp.window_ms * fs / 1000))
     spread = round(tp.max_spread_ms * fs / 1000)
     index = np.asarray(snippet_index, dtype=np.int64)
+
+    def windows_of(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return aligned_windows(store.take(index[rows]), shifts[rows], store.before, half)
+
     n_timed = 0
     for unit in np.unique(labels[labels >= 0]):
         members = np.flatnonzero(labels == unit)
         if len(members) < tp.min_discharges:
             continue
         used = spread_sample(members, tp.max_discharges)
-        windows, _ = aligned_windows(store.take(index[used]), shifts[used], store.before, half)
+        windows, fits = windows_of(used)
         if len(windows) < tp.min_discharges:
             continue
         template, p2p_error = median_template(windows)
         peak = largest_peak(template, tp.tie_fraction, spread, tp.tie_z * p2p_error)
         if peak is None:
             continue
-        # each discharge must look like its unit at the peak (read a batch at a time)
-        for batch in np.array_split(members, -(-len(members) // 256)):
-            windows, fits = aligned_windows(
-                store.take(index[batch]), shifts[batch], store.before, half
+        # each discharge must look like its unit at the peak: the template's own
+        # discharges are already read; a larger unit's are read a batch at a time
+        if len(used) == len(members):
+            parts = [(used, windows, fits)]
+        else:
+            parts = (
+                (batch, *windows_of(batch))
+                for batch in np.array_split(members, -(-len(members) // 256))
             )
-            moved = batch[fits][agrees(windows, template, peak, tp.agreement)]
+        for batch, batch_windows, batch_fits in parts:
+            moved = batch[batch_fits][agrees(batch_windows, template, peak, tp.agreement)]
             out[moved] = (shifts[moved] + peak[0] - half) / fs
         n_timed += 1
     logger.info(
@@ -1355,12 +1364,13 @@ def _analyze(
             retimed = (
                 np.isfinite(offsets) & (moved >= 0) & (moved < duration) & ~inside(moved, excl_arr)
             )
-            if retimed.any():
+            any_retimed = bool(retimed.any())
+            if any_retimed:
                 fps["time_s"] = np.where(retimed, moved, first_s)
             peeled = _peel(recording, params, setup, stream, fps, excl_arr, sorting, first_s)
-            if retimed.any():
+            if any_retimed:
                 peeled = peeled.sort_values("time_s", kind="stable").reset_index(drop=True)
-            if peeled is not fps or retimed.any():
+            if peeled is not fps or any_retimed:
                 # timing and peeling moved (peeling also relabelled, dropped and
                 # added) FPs: the units' counts, rates, intervals and patterns
                 # describe the final table
