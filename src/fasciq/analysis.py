@@ -825,8 +825,8 @@ def _unit_time_offsets(
     stream: _Stream,
     snippet_index: np.ndarray,
     sorting: Any,
-) -> np.ndarray:
-    """Seconds that put each sorted FP on its unit's largest peak (NaN: keep its time).
+) -> tuple[np.ndarray, np.ndarray]:
+    """Seconds that put each FP on its unit's reference time (NaN: keep its time), and units.
 
     Each unit's wide-band template is the median of up to ``max_discharges``
     of its FPs' wide-band snippets, each aligned as the sorting aligned it;
@@ -834,10 +834,25 @@ def _unit_time_offsets(
     (:func:`~fasciq.units.timing.largest_peak`). A unit whose largest peak
     is ambiguous, or that has too few FPs, keeps the first pass's times, as
     does a discharge that does not look like its unit at that peak.
+
+    An unsorted FP that one unit's template fits, at a lag sorting does not
+    reach, as well as it fits the unit's own discharges
+    (:func:`~fasciq.units.timing.best_unit`) joins that unit, timed as its
+    discharges are: on the template's largest peak, or where the first pass
+    typically times the unit when that peak is ambiguous.
+
+    Returns
+    -------
+    offsets : ndarray, shape (n,)
+        Seconds to add to each FP's time (NaN: none).
+    labels : ndarray of int, shape (n,)
+        The sorting's labels, with the unsorted FPs that joined a unit.
     """
     from fasciq.units.timing import (
         agrees,
         aligned_windows,
+        best_unit,
+        fit_at_lags,
         largest_peak,
         median_template,
         spread_sample,
@@ -849,47 +864,85 @@ def _unit_time_offsets(
     shifts = np.asarray(sorting.shifts, dtype=np.int64)
     out = np.full(len(snippet_index), np.nan)
     if store is None or store.count == 0 or len(labels) != len(out) or len(shifts) != len(out):
-        return out
+        return out, labels
     fs = recording.fs
     half = max(1, round(tp.window_ms * fs / 1000))
     spread = round(tp.max_spread_ms * fs / 1000)
     index = np.asarray(snippet_index, dtype=np.int64)
+    leftovers = np.flatnonzero(labels < 0) if tp.leftover_lag_ms > 0 else np.zeros(0, np.int64)
+    fit_half = max(1, round(tp.leftover_fit_ms * fs / 1000))
+    fit_lag = round(tp.leftover_lag_ms * fs / 1000)
+    left_snippets = store.take(index[leftovers]) if len(leftovers) else None
+    # each unit's fit to every unsorted FP: (unit, explained, scale, lag, samples
+    # from the fitted sample to the unit's reference time)
+    fits: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, float]] = []
+    typical: list[float] = []
 
-    def windows_of(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return aligned_windows(store.take(index[rows]), shifts[rows], store.before, half)
+    def windows_of(snippets: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return aligned_windows(snippets, shifts[rows], store.before, half)
 
     n_timed = 0
-    for unit in np.unique(labels[labels >= 0]):
+    units = np.unique(labels[labels >= 0])
+    for unit in units:
         members = np.flatnonzero(labels == unit)
         if len(members) < tp.min_discharges:
             continue
         used = spread_sample(members, tp.max_discharges)
-        windows, fits = windows_of(used)
+        used_snippets = store.take(index[used])
+        windows, fits_used = windows_of(used_snippets, used)
         if len(windows) < tp.min_discharges:
             continue
         template, p2p_error = median_template(windows)
         peak = largest_peak(template, tp.tie_fraction, spread, tp.tie_z * p2p_error)
+        if left_snippets is not None:
+            p2p = np.ptp(template, axis=0)
+            anchor = int(np.abs(template[:, p2p.argmax()]).argmax())
+            channels = np.flatnonzero(p2p >= tp.leftover_channels * p2p.max())
+            # the unit's time in template samples: its largest peak, or where the
+            # first pass typically timed its discharges
+            ref = peak[0] if peak is not None else half - float(np.median(shifts[members]))
+            args = (store.before, template, anchor, channels, fit_half, fit_lag)
+            _, _, own = fit_at_lags(used_snippets, *args)
+            lag, scale, explained = fit_at_lags(left_snippets, *args)
+            # an FP joins a unit only where the unit's time lies within the lag
+            explained = np.where(np.abs(lag + ref - anchor) <= fit_lag, explained, 0.0)
+            fits.append((int(unit), explained, scale, lag, ref - anchor))
+            typical.append(float(np.median(own)))
         if peak is None:
             continue
         # each discharge must look like its unit at the peak: the template's own
         # discharges are already read; a larger unit's are read a batch at a time
         if len(used) == len(members):
-            parts = [(used, windows, fits)]
+            parts = [(used, windows, fits_used)]
         else:
             parts = (
-                (batch, *windows_of(batch))
+                (batch, *windows_of(store.take(index[batch]), batch))
                 for batch in np.array_split(members, -(-len(members) // 256))
             )
         for batch, batch_windows, batch_fits in parts:
             moved = batch[batch_fits][agrees(batch_windows, template, peak, tp.agreement)]
             out[moved] = (shifts[moved] + peak[0] - half) / fs
         n_timed += 1
+    labels = labels.copy()
+    n_joined = 0
+    if fits:
+        joined = best_unit(
+            np.stack([f[1] for f in fits]), np.stack([f[2] for f in fits]), np.array(typical), tp
+        )
+        for row in np.flatnonzero(joined >= 0):
+            unit, _, _, lag, to_ref = fits[joined[row]]
+            labels[leftovers[row]] = unit
+            out[leftovers[row]] = np.rint(lag[row] + to_ref) / fs
+        n_joined = int((joined >= 0).sum())
     logger.info(
-        "timing: %d of %d units timed on their template's largest peak",
+        "timing: %d of %d units timed on their template's largest peak; "
+        "%d of %d unsorted FPs joined a unit",
         n_timed,
-        len(np.unique(labels[labels >= 0])),
+        len(units),
+        n_joined,
+        len(leftovers),
     )
-    return out
+    return out, labels
 
 
 #: Held while the sorting's libraries are imported in the background: two
@@ -1358,15 +1411,17 @@ def _analyze(
             )
             fps["unit"] = np.asarray(sorting.labels, dtype=np.int64)
             first_s = fps["time_s"].to_numpy(dtype=np.float64)
-            offsets = _unit_time_offsets(recording, params, stream, snippet_index, sorting)
+            offsets, joined = _unit_time_offsets(recording, params, stream, snippet_index, sorting)
             moved = first_s + np.nan_to_num(offsets)
             # a time moved out of the recording or into excluded time stays put
+            # (and an unsorted FP that would move there stays unsorted)
             retimed = (
                 np.isfinite(offsets) & (moved >= 0) & (moved < duration) & ~inside(moved, excl_arr)
             )
             any_retimed = bool(retimed.any())
             if any_retimed:
                 fps["time_s"] = np.where(retimed, moved, first_s)
+                fps["unit"] = np.where(retimed, joined, fps["unit"].to_numpy())
             peeled = _peel(recording, params, setup, stream, fps, excl_arr, sorting, first_s)
             if any_retimed:
                 peeled = peeled.sort_values("time_s", kind="stable").reset_index(drop=True)

@@ -10,6 +10,8 @@ from fasciq.units.timing import (
     UnitTimingParams,
     agrees,
     aligned_windows,
+    best_unit,
+    fit_at_lags,
     largest_peak,
     median_template,
     spread_sample,
@@ -92,6 +94,58 @@ def test_spread_sample_keeps_order_and_reaches_both_ends():
     assert spread_sample(members[:5], 10).tolist() == list(range(100, 105))
 
 
+def test_fit_at_lags_finds_a_discharge_timed_on_its_other_phase():
+    rng = np.random.default_rng(3)
+    tpl = _template()
+    centre, n_win = 40, 81
+    # discharges whose largest peak (sample 15 of the template) lies 12 samples
+    # before, 2 after and 9 after their FP time, on a DC offset, at scale 0.8-1.2
+    lags, scales = np.array([-12, 2, 9]), np.array([0.8, 1.0, 1.2])
+    snippets = np.zeros((3, n_win, 4))
+    for i, (lag, a) in enumerate(zip(lags, scales, strict=True)):
+        start = centre + lag - 15
+        snippets[i, start : start + len(tpl)] = a * tpl
+        snippets[i] += rng.uniform(-300, 300, size=4) + rng.normal(0, 0.2, size=(n_win, 4))
+    lag, scale, explained = fit_at_lags(snippets, centre, tpl, 15, np.array([1, 2]), 12, 16)
+    assert lag.tolist() == lags.tolist()
+    np.testing.assert_allclose(scale, scales, rtol=0.05)
+    assert np.all(explained > 0.9)
+    # beyond the lag allowed the discharge is not found where it is
+    lag, _, explained = fit_at_lags(snippets, centre, tpl, 15, np.array([1, 2]), 12, 8)
+    assert lag[0] != -12 and explained[0] < 0.9
+    # noise alone is explained poorly; the sign counts (an inverted MUAP does not fit)
+    noise = rng.normal(0, 1.0, size=(2, n_win, 4))
+    noise[1, centre - 15 : centre - 15 + len(tpl)] -= tpl
+    _, _, explained = fit_at_lags(noise, centre, tpl, 15, np.array([1, 2]), 12, 16)
+    assert np.all(explained < 0.5)
+
+
+def test_best_unit_needs_a_fit_like_the_units_own_clearly_ahead_and_of_its_size():
+    params = UnitTimingParams(leftover_explained=0.5, leftover_margin=2.0, leftover_scale=1.6)
+    typical = np.array([0.8, 0.2])
+    explained = np.array(
+        [
+            [0.7, 0.7, 0.3, 0.05, 0.7, 0.7],
+            [0.1, 0.5, 0.05, 0.15, 0.1, 0.1],
+        ]
+    )
+    scale = np.ones_like(explained)
+    scale[0, 4], scale[0, 5] = 0.5, 1.7
+    joined = best_unit(explained, scale, typical, params)
+    # 0: unit 0; 1: too close to unit 1; 2: below half of unit 0's own 0.8;
+    # 3: unit 1, whose own discharges are explained only 0.2; 4, 5: wrong size
+    assert joined.tolist() == [0, -1, -1, 1, -1, -1]
+    assert best_unit(explained[:1], scale[:1], typical[:1], params).tolist() == [
+        0,
+        0,
+        -1,
+        -1,
+        -1,
+        -1,
+    ]
+    assert best_unit(np.zeros((0, 3)), np.zeros((0, 3)), np.zeros(0), params).tolist() == [-1] * 3
+
+
 @pytest.mark.parametrize(
     "bad",
     [
@@ -103,6 +157,12 @@ def test_spread_sample_keeps_order_and_reaches_both_ends():
         {"min_discharges": 2.5},
         {"agreement": 2},
         {"max_discharges": 0},
+        {"leftover_lag_ms": -1},
+        {"leftover_fit_ms": 0},
+        {"leftover_channels": 1.5},
+        {"leftover_explained": 0},
+        {"leftover_margin": 0},
+        {"leftover_scale": 0.9},
     ],
 )
 def test_params_are_validated(bad):
