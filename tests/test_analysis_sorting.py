@@ -128,7 +128,11 @@ def test_unsorted_fps_timed_on_their_units_other_phase_join_it():
     members = np.arange(40) * 2048 * 2 + 3000
     late = np.array([83000, 121000, 160000, 201000, 230000])
     others = np.array([50000, 110000, 170000])
-    quiet = np.array([20000, 140000])
+    # enough noise-only FPs that the unsorted ones are fitted in several batches
+    busy = np.concatenate([members, late, others])
+    quiet = np.arange(400, n - 400, 700)
+    quiet = quiet[np.abs(quiet[:, None] - busy[None]).min(axis=1) > 300]
+    assert len(quiet) > 300
     for at in members:
         fire(int(at), unit)
     for at in late:
@@ -139,8 +143,8 @@ def test_unsorted_fps_timed_on_their_units_other_phase_join_it():
     samples = np.concatenate([members, late + 24, others, quiet])
     order = np.argsort(samples)
     samples = samples[order]
-    labels = np.concatenate([np.zeros(40), -np.ones(10)]).astype(np.int64)[order]
-    kind = np.repeat(["member", "late", "other", "quiet"], [40, 5, 3, 2])[order]
+    labels = np.concatenate([np.zeros(40), -np.ones(8 + len(quiet))]).astype(np.int64)[order]
+    kind = np.repeat(["member", "late", "other", "quiet"], [40, 5, 3, len(quiet)])[order]
     params = fasciq.AnalysisParams()
     reach = params.timing.window_ms + 2 * params.sorting.cluster.max_lag_ms + 1.0
     store = _SnippetStore(fs, n_ch, SnippetParams(before_ms=reach, after_ms=reach))

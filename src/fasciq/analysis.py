@@ -872,10 +872,9 @@ def _unit_time_offsets(
     leftovers = np.flatnonzero(labels < 0) if tp.leftover_lag_ms > 0 else np.zeros(0, np.int64)
     fit_half = max(1, round(tp.leftover_fit_ms * fs / 1000))
     fit_lag = round(tp.leftover_lag_ms * fs / 1000)
-    left_snippets = store.take(index[leftovers]) if len(leftovers) else None
-    # each unit's fit to every unsorted FP: (unit, explained, scale, lag, samples
-    # from the fitted sample to the unit's reference time)
-    fits: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, float]] = []
+    # what each unit's template needs to be fitted to the unsorted FPs: (unit,
+    # the fit's arguments, the unit's reference time in template samples)
+    fitted: list[tuple[int, tuple, float]] = []
     typical: list[float] = []
 
     def windows_of(snippets: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -894,7 +893,7 @@ def _unit_time_offsets(
             continue
         template, p2p_error = median_template(windows)
         peak = largest_peak(template, tp.tie_fraction, spread, tp.tie_z * p2p_error)
-        if left_snippets is not None:
+        if len(leftovers):
             p2p = np.ptp(template, axis=0)
             anchor = int(np.abs(template[:, p2p.argmax()]).argmax())
             channels = np.flatnonzero(p2p >= tp.leftover_channels * p2p.max())
@@ -902,12 +901,8 @@ def _unit_time_offsets(
             # first pass typically timed its discharges
             ref = peak[0] if peak is not None else half - float(np.median(shifts[members]))
             args = (store.before, template, anchor, channels, fit_half, fit_lag)
-            _, _, own = fit_at_lags(used_snippets, *args)
-            lag, scale, explained = fit_at_lags(left_snippets, *args)
-            # an FP joins a unit only where the unit's time lies within the lag
-            explained = np.where(np.abs(lag + ref - anchor) <= fit_lag, explained, 0.0)
-            fits.append((int(unit), explained, scale, lag, ref - anchor))
-            typical.append(float(np.median(own)))
+            fitted.append((int(unit), args, ref - anchor))
+            typical.append(float(np.median(fit_at_lags(used_snippets, *args)[2])))
         if peak is None:
             continue
         # each discharge must look like its unit at the peak: the template's own
@@ -925,15 +920,20 @@ def _unit_time_offsets(
         n_timed += 1
     labels = labels.copy()
     n_joined = 0
-    if fits:
-        joined = best_unit(
-            np.stack([f[1] for f in fits]), np.stack([f[2] for f in fits]), np.array(typical), tp
-        )
+    for batch in np.array_split(leftovers, -(-len(leftovers) // 256)) if fitted else []:
+        snippets = store.take(index[batch])
+        explained, scale, to_unit = [], [], []
+        for _, args, to_ref in fitted:
+            lag, size, share = fit_at_lags(snippets, *args)
+            # an FP joins a unit only where the unit's time lies within the lag
+            explained.append(np.where(np.abs(lag + to_ref) <= fit_lag, share, 0.0))
+            scale.append(size)
+            to_unit.append(lag + to_ref)
+        joined = best_unit(np.stack(explained), np.stack(scale), np.array(typical), tp)
         for row in np.flatnonzero(joined >= 0):
-            unit, _, _, lag, to_ref = fits[joined[row]]
-            labels[leftovers[row]] = unit
-            out[leftovers[row]] = np.rint(lag[row] + to_ref) / fs
-        n_joined = int((joined >= 0).sum())
+            labels[batch[row]] = fitted[joined[row]][0]
+            out[batch[row]] = np.rint(to_unit[joined[row]][row]) / fs
+        n_joined += int((joined >= 0).sum())
     logger.info(
         "timing: %d of %d units timed on their template's largest peak; "
         "%d of %d unsorted FPs joined a unit",
