@@ -25,7 +25,9 @@ undetectable reference FP is set aside (neither a hit nor a false FP).
 ``bias`` is the signed median, in ms, of detected − reference time over
 the matched FPs: the reference is the largest sample of the unfiltered
 MUAP on its largest channel. A sorted FP is timed on its unit's wide-band
-template at that same peak; an unsorted one, or one of a unit whose largest
+template at that same peak, and so is an unsorted one that a unit's
+template fits, within 20 ms, as well as it fits the unit's own discharges
+(it joins that unit); any other FP, or one of a unit whose largest
 channels tie and peak apart, at the middle of the peak times of the
 channels that tie with its largest band-passed one (a few ms later).
 
