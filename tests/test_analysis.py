@@ -271,3 +271,20 @@ def test_params_from_dict_and_file(tmp_path):
         AnalysisParams.from_file(bad)
     # the summary records every parameter, so a run can be repeated
     assert AnalysisParams.from_dict(json.loads(json.dumps(p.to_dict()))) == p
+
+
+def test_single_channel_rest_with_many_fps_is_analysed():
+    # 300 FP/min at rest on one channel fill a few per cent of each window:
+    # analysed, not taken for a contraction; a 10-unit contraction is excluded
+    rec, _ = synth(duration_s=40.0, rate_per_min=300, seed=12)
+    rec = add_train(rec, 10.0, 18.0, n_units=10, rate_hz=12.0, amp_uv=60.0)
+    one = ArrayRecording(rec.get_traces()[:, [27]], rec.fs)
+    res = analyze(one)
+    ex = res.excluded
+    vol = ex[ex.reason == "voluntary"]
+    assert 7.0 <= vol.eval("end_s - start_s").sum() < 10.0
+    rest_excluded = sum(
+        max(0.0, min(b, 9.5) - a) + max(0.0, b - max(a, 18.5))
+        for a, b in zip(vol.start_s, vol.end_s, strict=True)
+    )
+    assert rest_excluded < 1.0

@@ -33,6 +33,7 @@ import pandas as pd
 from fasciq._logging import logger
 from fasciq.detect.activity import (
     dense_spans,
+    filled_fraction,
     regular_dense,
     runs,
     train_spans,
@@ -1331,12 +1332,6 @@ def _analyze(
     ratio = stream.sigma_w / stream.tracked
     level = np.nanmedian(ratio, axis=1)
     by_reason: dict[str, list] = {"voluntary": [], "artefact": [], "noise": []}
-    if params.exclude_voluntary:
-        dense = np.maximum(
-            level / params.activity.level_ratio,
-            np.nan_to_num(stream.coh_w) / params.activity.coherence,
-        )
-        dense_sp = dense_spans(dense, win_s, params.activity, duration)
     art = params.artefacts
     sat = (stream.sat_w >= art.saturation_fraction).mean(axis=1) >= art.saturated_channels
     motion = np.nanmedian(stream.low_w / stream.low_tracked, axis=1) >= art.motion_ratio
@@ -1376,6 +1371,18 @@ def _analyze(
                 )
             )
     if params.exclude_voluntary:  # dense and regular (or not sparse) activity is voluntary
+        dense = np.maximum(
+            level / params.activity.level_ratio,
+            np.nan_to_num(stream.coh_w) / params.activity.coherence,
+        )
+        if not np.isfinite(stream.coh_w).any() and cat and len(cat["sample"]):
+            # no neighbouring channels to agree in sign (a single channel):
+            # MUAPs that fill the window stand in for the coherence
+            filled = filled_fraction(
+                cat["sample"] / fs, cat["duration_ms"] / 1000.0, win_s, stream.n_windows
+            )
+            dense = np.maximum(dense, filled / params.activity.filled_fraction)
+        dense_sp = dense_spans(dense, win_s, params.activity, duration)
         by_reason["voluntary"].append(
             regular_dense(dense_sp, by_reason["voluntary"], params.activity, stream.kurt_w, win_s)
         )

@@ -82,3 +82,18 @@ def test_kurtosis_tells_sparse_storm_from_interference_pattern():
     params = ActivityParams()
     assert regular_dense(dense, [], params, k_noise, win / 1000.0).shape == (1, 2)
     assert regular_dense(dense, [], params, k_sparse, win / 1000.0).shape == (0, 2)
+
+
+def test_filled_fraction_sums_muap_durations_per_window():
+    from fasciq.detect.activity import filled_fraction
+
+    times = np.array([0.1, 0.2, 0.3, 0.7, 1.9, 5.0, np.nan])
+    durations = np.array([0.02, 0.02, 0.01, 0.05, 0.1, 0.02, 0.02])
+    got = filled_fraction(times, durations, 0.5, 4)
+    np.testing.assert_allclose(got, [0.1, 0.1, 0.0, 0.2])
+    # sparse FPs at 400/min fill a few per cent; 40 MUAPs/s of 20 ms, most of it
+    rng = np.random.default_rng(2)
+    sparse = np.sort(rng.uniform(0, 60, 400))
+    dense = np.sort(rng.uniform(0, 60, 2400))
+    assert filled_fraction(sparse, np.full(400, 0.02), 0.5, 120).max() < 0.3
+    assert np.median(filled_fraction(dense, np.full(2400, 0.02), 0.5, 120)) > 0.6

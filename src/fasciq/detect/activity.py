@@ -17,7 +17,9 @@ Two tests, combined into spans with reason ``voluntary``:
   noise σ divided by the tracked rest σ) stays above ``level_ratio``, or the
   sign coherence of neighbouring channels (:func:`window_coherence`) above
   ``coherence``, for at least ``min_active_s`` (the coherence needs no rest
-  reference, so a recording without any rest is still recognised).
+  reference, so a recording without any rest is still recognised; on a
+  single channel, without neighbours, the fraction of the window that
+  detected MUAPs fill, :func:`filled_fraction`, takes its place).
 
 Density alone does not make a contraction: a storm of many units firing
 irregularly (hundreds to thousands of FPs per minute, as after
@@ -83,6 +85,42 @@ def dense_spans(
         if duration_s is not None:
             out[:, 1] = np.minimum(out[:, 1], duration_s)
     return out
+
+
+def filled_fraction(
+    times_s: np.ndarray, durations_s: np.ndarray, window_s: float, n_windows: int
+) -> np.ndarray:
+    """Fraction of each window that detected MUAPs fill (summed durations).
+
+    Sparse FPs, even hundreds per minute, fill a few per cent of a window;
+    the MUAPs of a contraction fill most of it. On a single channel, where
+    no neighbour can confirm activity by its sign (:func:`window_coherence`)
+    and a recording without rest gives no rest level to compare with, this
+    is what tells a dense window.
+
+    Parameters
+    ----------
+    times_s, durations_s : ndarray
+        Time and duration (s) of each detected MUAP.
+    window_s : float
+        Window length (window ``w`` starts at ``w * window_s``).
+    n_windows : int
+        Number of windows.
+
+    Returns
+    -------
+    ndarray, shape (n_windows,)
+        Summed durations of the MUAPs timed in each window over its length
+        (overlapping MUAPs can take it above 1).
+    """
+    out = np.zeros(int(n_windows))
+    t = np.asarray(times_s, dtype=np.float64).reshape(-1)
+    d = np.asarray(durations_s, dtype=np.float64).reshape(-1)
+    ok = np.isfinite(t) & np.isfinite(d)
+    w = np.floor(t[ok] / window_s).astype(np.int64)
+    inside = (w >= 0) & (w < n_windows)
+    np.add.at(out, w[inside], d[ok][inside])
+    return out / window_s
 
 
 def regular_dense(

@@ -215,6 +215,10 @@ class ActivityParams:
         median window kurtosis (median over channels) is below this: an
         interference pattern of many overlapping trains is nearly Gaussian
         (kurtosis about 3 to 8), a storm of separate FPs is heavy-tailed.
+    filled_fraction : float
+        Without neighbouring channels (a single channel), a window whose
+        detected MUAPs together last at least this fraction of it is densely
+        active (sparse FPs, even hundreds per minute, fill a few per cent).
     """
 
     level_ratio: float = 1.5
@@ -228,6 +232,7 @@ class ActivityParams:
     join_s: float = 0.5
     require_trains: bool = True
     sparse_kurtosis: float = 10.0
+    filled_fraction: float = 0.4
 
     def __post_init__(self) -> None:
         check_positive(self.level_ratio, "level_ratio")
@@ -240,6 +245,7 @@ class ActivityParams:
         check_positive(self.train_max_cv, "train_max_cv")
         check_positive(self.join_s, "join_s", allow_zero=True)
         check_positive(self.sparse_kurtosis, "sparse_kurtosis")
+        check_positive(self.filled_fraction, "filled_fraction")
         if self.train_max_hz <= self.train_min_hz:
             raise ParameterError(
                 "train_max_hz must be above train_min_hz",
