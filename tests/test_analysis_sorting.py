@@ -145,20 +145,23 @@ def test_unsorted_fps_timed_on_their_units_other_phase_join_it():
     samples = samples[order]
     labels = np.concatenate([np.zeros(40), -np.ones(8 + len(quiet))]).astype(np.int64)[order]
     kind = np.repeat(["member", "late", "other", "quiet"], [40, 5, 3, len(quiet)])[order]
-    params = fasciq.AnalysisParams()
-    reach = params.timing.window_ms + 2 * params.sorting.cluster.max_lag_ms + 1.0
-    store = _SnippetStore(fs, n_ch, SnippetParams(before_ms=reach, after_ms=reach))
-    store.add(traces.astype(np.float32), 0, samples, n)
-    try:
-        offsets, joined = _unit_time_offsets(
-            SimpleNamespace(fs=fs),
-            params,
-            SimpleNamespace(wide=store),
-            np.arange(len(samples)),
-            SimpleNamespace(labels=labels, shifts=np.zeros(len(samples), dtype=np.int64)),
-        )
-    finally:
-        store.close()
+
+    def timed(params: fasciq.AnalysisParams) -> tuple[np.ndarray, np.ndarray]:
+        reach = params.timing.window_ms + 2 * params.sorting.cluster.max_lag_ms + 1.0
+        store = _SnippetStore(fs, n_ch, SnippetParams(before_ms=reach, after_ms=reach))
+        store.add(traces.astype(np.float32), 0, samples, n)
+        try:
+            return _unit_time_offsets(
+                SimpleNamespace(fs=fs),
+                params,
+                SimpleNamespace(wide=store),
+                np.arange(len(samples)),
+                SimpleNamespace(labels=labels, shifts=np.zeros(len(samples), dtype=np.int64)),
+            )
+        finally:
+            store.close()
+
+    offsets, joined = timed(fasciq.AnalysisParams())
     assert (joined[kind == "late"] == 0).all()
     np.testing.assert_allclose(offsets[kind == "late"] * fs, -24, atol=1)
     assert (joined[np.isin(kind, ["other", "quiet"])] == -1).all()
@@ -166,19 +169,7 @@ def test_unsorted_fps_timed_on_their_units_other_phase_join_it():
     # the unit's own discharges were already on its largest peak
     np.testing.assert_allclose(offsets[kind == "member"] * fs, 0, atol=1)
     # switched off, unsorted FPs stay as they are
-    off = fasciq.AnalysisParams(timing=UnitTimingParams(leftover_lag_ms=0.0))
-    store = _SnippetStore(fs, n_ch, SnippetParams(before_ms=reach, after_ms=reach))
-    store.add(traces.astype(np.float32), 0, samples, n)
-    try:
-        offsets, joined = _unit_time_offsets(
-            SimpleNamespace(fs=fs),
-            off,
-            SimpleNamespace(wide=store),
-            np.arange(len(samples)),
-            SimpleNamespace(labels=labels, shifts=np.zeros(len(samples), dtype=np.int64)),
-        )
-    finally:
-        store.close()
+    offsets, joined = timed(fasciq.AnalysisParams(timing=UnitTimingParams(leftover_lag_ms=0.0)))
     assert (joined == labels).all() and np.isnan(offsets[labels < 0]).all()
 
 
