@@ -20,8 +20,7 @@ import pytest
 from fasciq.analysis import analyze
 from fasciq.intervals import inside, merge_spans
 from fasciq.io import read_recording
-
-OTB = "otbiolab-mat/vastus_lateralis_GR08MM1305.mat"
+from tests.conftest import OTB_MAT
 
 
 def _voluntary(result) -> np.ndarray:
@@ -29,11 +28,9 @@ def _voluntary(result) -> np.ndarray:
     return merge_spans(ex.loc[ex["reason"] == "voluntary", ["start_s", "end_s"]].to_numpy())
 
 
-def test_grid_contraction_is_excluded_where_the_force_says_so(shared_data):
-    from scipy.io import loadmat
-
-    rec = read_recording(shared_data / OTB)
-    force = loadmat(shared_data / OTB)["Data"][0, 0][:, -1].astype(np.float64)
+def test_grid_contraction_is_excluded_where_the_force_says_so(shared_data, otb_force):
+    rec = read_recording(shared_data / OTB_MAT)
+    force = otb_force
     res = analyze(rec)
     t = np.arange(rec.n_samples) / rec.fs
     active = force > 5.0

@@ -12,9 +12,8 @@ from scipy.signal import butter, sosfiltfilt
 from fasciq.errors import FormatError
 from fasciq.io import read_recording
 from fasciq.io.otb_mat import parse_description, read_otb_mat
+from tests.conftest import OTB_MAT as REAL
 from tests.io.cases.otb_mat import build_v5, build_v73, columns, descriptions
-
-REAL = "otbiolab-mat/vastus_lateralis_GR08MM1305.mat"
 
 
 @pytest.fixture(scope="module")
@@ -23,10 +22,8 @@ def real(shared_data):
 
 
 @pytest.fixture(scope="module")
-def real_force(shared_data):
-    from scipy.io import loadmat
-
-    return loadmat(shared_data / REAL)["Data"][0, 0][:, -1].astype(np.float64)
+def real_force(otb_force):
+    return otb_force
 
 
 def test_real_file_header(real):
